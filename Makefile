@@ -1,0 +1,49 @@
+# DocuID — `make run` serves a development instance, `make test` runs the suite.
+# Both create the virtualenv and install the pinned requirements on first use.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test venv migrate demo lint format bench-documents bench-backup bench-metrics clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+# Development values, set explicitly: DEBUG on, a throwaway key, the simulator.
+run: export DEBUG ?= 1
+run: export SECRET_KEY ?= django-insecure-development-only-key-never-use-in-production
+run: export DOCUID_BIOMETRIC_PROVIDER ?= simulator
+run: export DOCUID_SITE_URL ?= http://localhost:$(PORT)
+run: export DOCUID_LOG_FORMAT ?= json
+run: venv
+	@mkdir -p var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo_data
+	@echo ""
+	@echo "  DocuID is starting. Open http://localhost:$(PORT)  (WebAuthn needs 'localhost', not 127.0.0.1)"
+	@echo "  Health: http://localhost:$(PORT)/healthz  Ready: http://localhost:$(PORT)/readyz  Admin: http://localhost:$(PORT)/admin/"
+	@echo ""
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var

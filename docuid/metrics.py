@@ -1,0 +1,71 @@
+"""Project-wide HTTP metrics and the /metrics endpoint.
+
+Domain counters (auth attempts, document opens, backups) live in audit/metrics.py.
+Under gunicorn, PROMETHEUS_MULTIPROC_DIR is set (deploy/gunicorn.conf.py) and
+prometheus_client aggregates every worker's values at scrape time.
+"""
+
+import hmac
+import ipaddress
+import os
+
+import prometheus_client
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import CollectorRegistry, Histogram, multiprocess
+
+LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+api_latency_ms = Histogram(
+    "api_latency_ms",
+    "Request latency in milliseconds, by method, route (URL name) and status class.",
+    ["method", "route", "status"],
+    buckets=LATENCY_BUCKETS_MS,
+)
+
+
+def observe_request(*, method: str, route: str, status_code: int, duration_ms: float) -> None:
+    api_latency_ms.labels(method=method, route=route, status=f"{status_code // 100}xx").observe(duration_ms)
+
+
+def _registry() -> CollectorRegistry:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return prometheus_client.REGISTRY
+
+
+def _client_ip_allowed(remote_addr: str) -> bool:
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return False
+    for allowed in settings.METRICS_ALLOWED_IPS:
+        try:
+            if address in ipaddress.ip_network(allowed, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _bearer_allowed(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    if not token or not header.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(header.removeprefix("Bearer ").encode(), token.encode())
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition, for allowed IPs or the METRICS_TOKEN bearer only."""
+    if not (_bearer_allowed(request) or _client_ip_allowed(request.META.get("REMOTE_ADDR", ""))):
+        return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
+    output = prometheus_client.generate_latest(_registry())
+    return HttpResponse(output, content_type=prometheus_client.CONTENT_TYPE_LATEST)
+
+
+def start_worker_metrics_server(port: int) -> None:
+    """Serve a Celery worker's metrics on its own port (127.0.0.1 only)."""
+    prometheus_client.start_http_server(port, addr="127.0.0.1", registry=_registry())

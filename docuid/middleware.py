@@ -1,0 +1,84 @@
+"""Request id, access log line and the api_latency_ms histogram."""
+
+import logging
+import time
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
+
+from docuid.metrics import observe_request
+from docuid.request_context import clean_request_id, request_id_var, user_id_var
+
+access_log = logging.getLogger("docuid.request")
+
+
+class RequestIDMiddleware:
+    """Accept a well-formed X-Request-ID or make one; echo it on every response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.request_id = clean_request_id(request.headers.get("X-Request-ID"))
+        token = request_id_var.set(request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+def _route(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return "unmatched"
+    return match.view_name or "unnamed"
+
+
+def _user_id(request: HttpRequest) -> str:
+    """The user's id if authentication already ran; never forces a session lookup."""
+    user = request.__dict__.get("user")
+    if isinstance(user, SimpleLazyObject):
+        user = request.__dict__.get("_cached_user")
+    if user is None or not getattr(user, "is_authenticated", False):
+        return "-"
+    return str(user.pk)
+
+
+class LatencyMiddleware:
+    """Time each request into api_latency_ms and write one access log line."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        duration_ms = (time.perf_counter() - started) * 1000
+        route = _route(request)
+        observe_request(
+            method=request.method or "GET",
+            route=route,
+            status_code=response.status_code,
+            duration_ms=duration_ms,
+        )
+        user_token = user_id_var.set(_user_id(request))
+        try:
+            level = logging.ERROR if response.status_code >= 500 else logging.INFO
+            access_log.log(
+                level,
+                "%s %s %s",
+                request.method,
+                route,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "route": route,
+                    "status": response.status_code,
+                    "duration_ms": round(duration_ms, 2),
+                },
+            )
+        finally:
+            user_id_var.reset(user_token)
+        return response

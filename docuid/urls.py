@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import path
+
+from docuid import health, metrics, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "docuid.views.bad_request"
+handler403 = "docuid.views.permission_denied"
+handler404 = "docuid.views.page_not_found"
+handler500 = "docuid.views.server_error"
