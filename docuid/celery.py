@@ -22,4 +22,5 @@ def serve_worker_metrics(sender=None, **kwargs) -> None:
 
     from docuid.metrics import start_worker_metrics_server
 
-    start_worker_metrics_server(settings.CELERY_WORKER_METRICS_PORT)
+    if settings.CELERY_WORKER_METRICS_PORT:
+        start_worker_metrics_server(settings.CELERY_WORKER_METRICS_PORT)

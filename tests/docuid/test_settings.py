@@ -1,0 +1,71 @@
+"""Settings are safe by default: production refuses to start half-configured and passes check --deploy."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "DJANGO_SETTINGS_MODULE": "docuid.settings"}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def production_env(tmp_path) -> dict[str, str]:
+    return {
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "docuid.example.com",
+        "DOCUID_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": "postgres://docuid@db.internal:5432/docuid",
+        "REDIS_URL": "redis://cache.internal:6379/0",
+    }
+
+
+def test_production_settings_pass_check_deploy_with_no_warnings(tmp_path):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **production_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_debug_off_without_a_secret_key_refuses_to_start_with_a_clear_message(tmp_path):
+    env = production_env(tmp_path)
+    del env["SECRET_KEY"]
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_the_simulator_provider_is_refused_in_production(tmp_path):
+    result = manage("check", DOCUID_BIOMETRIC_PROVIDER="simulator", **production_env(tmp_path))
+    assert result.returncode != 0
+    assert "simulator" in result.stderr and "refused" in result.stderr
+
+
+def test_a_malformed_boolean_is_an_error_not_a_guess(tmp_path):
+    result = manage("check", **{**production_env(tmp_path), "DEBUG": "maybe"})
+    assert result.returncode != 0
+    assert "DEBUG must be a boolean" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "header, expected",
+    [("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"), ("X-Content-Type-Options", "nosniff")],
+)
+def test_pages_carry_the_security_headers(client, header, expected):
+    assert client.get("/healthz")[header] == expected
+
+
+def test_the_content_security_policy_forbids_inline_scripts(client):
+    policy = client.get("/")["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";") if " " in d.strip())
+    assert directives["script-src"] == "'self'"
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
