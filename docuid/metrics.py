@@ -14,6 +14,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CollectorRegistry, Histogram, multiprocess
 
+# prometheus_client opens its value files lazily and fails on a missing directory, which
+# would break any process (manage.py, celery) started with the variable but without the
+# directory; gunicorn's config also wipes it at start.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 api_latency_ms = Histogram(
@@ -24,8 +30,20 @@ api_latency_ms = Histogram(
 )
 
 
+# Label values come from a fixed set, never from the request as sent: a client inventing
+# methods or paths must not be able to grow the number of time series without bound.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str | None) -> str:
+    return method if method in KNOWN_METHODS else "other"
+
+
 def observe_request(*, method: str, route: str, status_code: int, duration_ms: float) -> None:
-    api_latency_ms.labels(method=method, route=route, status=f"{status_code // 100}xx").observe(duration_ms)
+    """Count one request; `route` is the resolved URL name (or "unmatched"), never a path."""
+    api_latency_ms.labels(method=method_label(method), route=route, status=f"{status_code // 100}xx").observe(
+        duration_ms
+    )
 
 
 def _registry() -> CollectorRegistry:
@@ -62,6 +80,10 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition, for allowed IPs or the METRICS_TOKEN bearer only."""
     if not (_bearer_allowed(request) or _client_ip_allowed(request.META.get("REMOTE_ADDR", ""))):
         return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
+    # Backup/drill gauges are set from the database at scrape time: correct whichever process ran them.
+    from operations.metrics import refresh_backup_gauges
+
+    refresh_backup_gauges()
     output = prometheus_client.generate_latest(_registry())
     return HttpResponse(output, content_type=prometheus_client.CONTENT_TYPE_LATEST)
 

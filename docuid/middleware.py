@@ -3,10 +3,10 @@
 import logging
 import time
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.utils.functional import SimpleLazyObject
 
-from docuid.metrics import observe_request
+from docuid.metrics import KNOWN_METHODS, observe_request
 from docuid.request_context import clean_request_id, request_id_var, user_id_var
 
 access_log = logging.getLogger("docuid.request")
@@ -54,7 +54,13 @@ class LatencyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        response = self.get_response(request)
+        if request.method in KNOWN_METHODS:
+            response = self.get_response(request)
+        else:
+            # No view accepts an invented method, and the inner django-prometheus middleware
+            # would copy it raw into a metric label (unbounded series, or PII). 405 rather
+            # than 501 so scanners do not count as server errors in error_rate_5xx.
+            response = HttpResponseNotAllowed(sorted(KNOWN_METHODS))
         duration_ms = (time.perf_counter() - started) * 1000
         route = _route(request)
         observe_request(

@@ -13,9 +13,17 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 def clean_request_id(candidate: str | None) -> str:
     """Return the caller's X-Request-ID if well-formed, else a fresh one."""
-    if candidate and _REQUEST_ID_RE.match(candidate):
+    if candidate and _REQUEST_ID_RE.fullmatch(candidate) and not _looks_like_pii(candidate):
         return candidate
     return uuid.uuid4().hex
+
+
+def _looks_like_pii(candidate: str) -> bool:
+    # A caller could send a phone number or an IP as its "request id" and have it copied,
+    # unmasked, into every log line and audit event of the request.
+    from docuid.logging import mask_pii  # docuid.logging imports this module
+
+    return mask_pii(candidate) != candidate
 
 
 def current_request_id() -> str:
