@@ -1,0 +1,157 @@
+"""audit_verify names the first tampered row; audit_export streams events and is itself audited."""
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from audit import record
+from audit.actions import Action, Outcome
+from audit.chain import format_time
+from audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def chain():
+    return [record(Action.DOCUMENT_VIEW, data={"n": n}) for n in range(5)]
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+# --- audit_verify ----------------------------------------------------------------------
+
+
+def test_verify_passes_an_untouched_chain(chain):
+    assert run("audit_verify").startswith("Audit chain OK: 5 events verified")
+
+
+def test_verify_passes_an_empty_trail():
+    assert run("audit_verify").startswith("Audit chain OK: 0 events verified")
+
+
+def test_verify_names_a_row_whose_content_was_changed_behind_the_apps_back(chain, tamper):
+    tamper(chain[2].pk, outcome="failure")
+    with pytest.raises(CommandError) as failure:
+        run("audit_verify")
+    message = str(failure.value)
+    assert f"event {chain[2].pk} at {chain[2].time.isoformat()} was altered" in message
+    assert f", stored {chain[2].hash}" in message
+    assert "after 2 good events" in message
+
+
+def test_verify_names_a_row_whose_data_was_changed(chain, tamper):
+    tamper(chain[1].pk, data=json.dumps({"n": 99}))
+    with pytest.raises(CommandError, match=f"event {chain[1].pk} .* was altered"):
+        run("audit_verify")
+
+
+def test_verify_names_a_forged_row_even_when_its_own_hash_was_recomputed(chain, tamper):
+    # The attacker rewrites a row and its hash; the next row's link no longer matches.
+    forged = AuditEvent.objects.get(pk=chain[1].pk)
+    forged.data = {"n": 42}
+    from audit.chain import compute_hash
+
+    tamper(chain[1].pk, data=json.dumps(forged.data), hash=compute_hash(forged))
+    with pytest.raises(CommandError, match=f"event {chain[2].pk} .* does not follow the previous event"):
+        run("audit_verify")
+
+
+def test_verify_names_the_row_after_a_deleted_one(chain, delete_raw):
+    delete_raw(chain[3].pk)
+    with pytest.raises(CommandError) as failure:
+        run("audit_verify")
+    assert f"event {chain[4].pk} at" in str(failure.value)
+    assert f"expected prev_hash {chain[2].hash}, stored {chain[3].hash}" in str(failure.value)
+
+
+def test_verify_on_postgres_catches_tampering_done_with_the_trigger_disabled(postgres, chain, tamper):
+    tamper(chain[0].pk, target_repr="nothing to see")
+    with pytest.raises(CommandError, match=f"event {chain[0].pk} .* was altered"):
+        run("audit_verify")
+
+
+# --- audit_export ----------------------------------------------------------------------
+
+
+def test_export_jsonl_writes_one_object_per_event_in_chain_order(chain):
+    lines = run("audit_export", "--format", "jsonl").splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [row["id"] for row in rows] == [event.pk for event in chain]
+    assert rows[0]["time"] == format_time(chain[0].time)
+    assert rows[0]["data"] == {"n": 0}
+    assert rows[0]["hash"] == chain[0].hash
+
+
+def test_export_csv_has_a_header_and_one_row_per_event(chain):
+    rows = list(csv.DictReader(io.StringIO(run("audit_export", "--format", "csv"))))
+    assert [int(row["id"]) for row in rows] == [event.pk for event in chain]
+    assert json.loads(rows[2]["data"]) == {"n": 2}
+    assert rows[2]["prev_hash"] == chain[1].hash
+
+
+def test_export_csv_defuses_cells_a_spreadsheet_would_run_as_formulas():
+    record(Action.DOCUMENT_UPLOAD, target_repr='=HYPERLINK("http://evil.example","x")')
+    [row] = csv.DictReader(io.StringIO(run("audit_export", "--format", "csv", "--action", "document.upload")))
+    assert row["target_repr"] == '\'=HYPERLINK("http://evil.example","x")'
+
+
+def test_export_filters_by_action(chain):
+    record(Action.AUTH_DENIED, outcome=Outcome.FAILURE)
+    rows = [json.loads(line) for line in run("audit_export", "--action", "auth.denied").splitlines()]
+    assert [row["action"] for row in rows] == ["auth.denied"]
+
+
+def test_export_filters_by_time_with_since_inclusive_and_until_exclusive(chain):
+    since, until = format_time(chain[1].time), format_time(chain[3].time)
+    rows = [json.loads(line) for line in run("audit_export", "--since", since, "--until", until).splitlines()]
+    assert [row["id"] for row in rows] == [chain[1].pk, chain[2].pk]
+
+
+def test_export_reads_a_naive_time_as_utc(chain):
+    naive = (chain[0].time - timedelta(days=1)).replace(tzinfo=None).isoformat()
+    assert len(run("audit_export", "--since", naive).splitlines()) == 5
+
+
+def test_export_to_a_file_writes_the_file(chain, tmp_path):
+    target = tmp_path / "audit.jsonl"
+    assert run("audit_export", "--output", str(target)) == ""
+    assert len(target.read_text().splitlines()) == 5
+
+
+def test_export_records_that_it_happened(chain):
+    run("audit_export", "--format", "csv", "--action", "document.view")
+    event = AuditEvent.objects.order_by("-id").first()
+    assert event.action == Action.OPS_AUDIT_EXPORT
+    assert event.data == {
+        "format": "csv",
+        "since": None,
+        "until": None,
+        "action": "document.view",
+        "destination": "stdout",
+        "count": 5,
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "yesterday"], "--since must be an ISO 8601"),
+        (["--until", "2025-13-45"], "--until must be an ISO 8601"),
+        (["--since", "2025-02-01", "--until", "2025-01-01"], "--since must be before --until"),
+        (["--action", "auth.teleported"], "Unknown --action"),
+        (["--output", "/nonexistent-dir/audit.csv"], "Cannot write /nonexistent-dir/audit.csv"),
+    ],
+)
+def test_export_explains_bad_arguments(args, message):
+    with pytest.raises(CommandError, match=message):
+        run("audit_export", *args)
+    assert not AuditEvent.objects.exists()
