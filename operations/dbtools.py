@@ -1,0 +1,340 @@
+"""Dumping and restoring the database: pg_dump/psql on PostgreSQL, the online backup API on SQLite.
+
+A dump and the facts the manifest states about it (row counts, audit chain
+head, applied migrations) come from the same snapshot, so verification can
+demand exact equality.
+"""
+
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+import subprocess
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.utils import load_backend
+from django.utils import timezone
+
+from operations.errors import OperationsError
+
+AUDIT_TABLE = "audit_auditevent"
+SCRATCH_ALIAS = "operations_scratch"
+PG_TIMEOUT_SECONDS = 6 * 3600
+
+
+@dataclass
+class Snapshot:
+    vendor: str
+    server_version: str
+    snapshot_at: datetime
+    row_counts: dict[str, int] = field(default_factory=dict)
+    migrations: list[list[str]] = field(default_factory=list)
+    audit_head: str = ""
+    newest_audit_event_at: str | None = None
+
+
+def vendor() -> str:
+    return connections[DEFAULT_DB_ALIAS].vendor
+
+
+# --- PostgreSQL -------------------------------------------------------------------
+
+
+def _pg_settings(alias: str = DEFAULT_DB_ALIAS) -> dict:
+    return connections[alias].settings_dict
+
+
+def pg_env(settings_dict: dict, dbname: str | None = None) -> dict[str, str]:
+    """libpq environment for the client tools: the password never appears on a command line."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+    values = {
+        "PGHOST": settings_dict.get("HOST") or "",
+        "PGPORT": str(settings_dict.get("PORT") or ""),
+        "PGUSER": settings_dict.get("USER") or "",
+        "PGPASSWORD": settings_dict.get("PASSWORD") or "",
+        "PGDATABASE": dbname or settings_dict["NAME"],
+        "PGOPTIONS": (settings_dict.get("OPTIONS") or {}).get("options", ""),
+        "PGSSLMODE": (settings_dict.get("OPTIONS") or {}).get("sslmode", ""),
+        "PGCONNECT_TIMEOUT": "10",
+    }
+    env.update({key: value for key, value in values.items() if value})
+    return env
+
+
+def pg_connect(settings_dict: dict, *, dbname: str | None = None, autocommit: bool = False) -> psycopg.Connection:
+    options = settings_dict.get("OPTIONS") or {}
+    kwargs = {
+        "dbname": dbname or settings_dict["NAME"],
+        "user": settings_dict.get("USER") or None,
+        "password": settings_dict.get("PASSWORD") or None,
+        "host": settings_dict.get("HOST") or None,
+        "port": settings_dict.get("PORT") or None,
+        "options": options.get("options") or None,
+        "sslmode": options.get("sslmode") or None,
+        "connect_timeout": 10,
+    }
+    return psycopg.connect(**{k: v for k, v in kwargs.items() if v is not None}, autocommit=autocommit)
+
+
+def _server_major(settings_dict: dict) -> int:
+    with pg_connect(settings_dict, autocommit=True) as conn:
+        return conn.info.server_version // 10000
+
+
+def _tool_major(path: str) -> int:
+    output = subprocess.run([path, "--version"], capture_output=True, text=True, check=True, timeout=30).stdout
+    match = re.search(r"(\d+)(?:\.\d+)?", output)
+    if not match:
+        raise OperationsError(f"cannot read the version of {path}: {output!r}")
+    return int(match.group(1))
+
+
+def pg_tool(name: str, settings_dict: dict | None = None) -> str:
+    """A client tool at least as new as the server (pg_dump refuses older servers' peers otherwise)."""
+    settings_dict = settings_dict or _pg_settings()
+    server = _server_major(settings_dict)
+    candidates = []
+    if settings.DOCUID_PG_BIN_DIR:
+        candidates.append(os.path.join(settings.DOCUID_PG_BIN_DIR, name))
+    else:
+        if found := shutil.which(name):
+            candidates.append(found)
+        candidates.append(f"/usr/lib/postgresql/{server}/bin/{name}")
+    for candidate in candidates:
+        if os.access(candidate, os.X_OK) and _tool_major(candidate) >= server:
+            return candidate
+    raise OperationsError(
+        f"{name} for PostgreSQL {server} or newer was not found (tried {', '.join(candidates)}); install "
+        f"postgresql-client-{server} or set DOCUID_PG_BIN_DIR."
+    )
+
+
+def _run(argv: list[str], *, env: dict, what: str, stdin=None) -> None:
+    result = subprocess.run(
+        argv, env=env, stdin=stdin, capture_output=True, text=True, timeout=PG_TIMEOUT_SECONDS, check=False
+    )
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise OperationsError(f"{what} failed (exit {result.returncode}): {' | '.join(detail[-3:])}")
+
+
+def _pg_facts(cursor, snapshot: Snapshot) -> None:
+    cursor.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+        "AND table_type = 'BASE TABLE' ORDER BY table_name"
+    )
+    tables = [row[0] for row in cursor.fetchall()]
+    for table in tables:
+        cursor.execute(f'SELECT count(*) FROM "{table}"')  # noqa: S608 — names from the catalogue
+        snapshot.row_counts[table] = cursor.fetchone()[0]
+    if "django_migrations" in tables:
+        cursor.execute("SELECT app, name FROM django_migrations ORDER BY app, name")
+        snapshot.migrations = [list(row) for row in cursor.fetchall()]
+    if AUDIT_TABLE in tables:
+        cursor.execute(f"SELECT hash, time FROM {AUDIT_TABLE} ORDER BY id DESC LIMIT 1")  # noqa: S608
+        row = cursor.fetchone()
+        if row:
+            snapshot.audit_head, snapshot.newest_audit_event_at = row[0], row[1].astimezone(UTC).isoformat()
+
+
+def pg_dump(path: Path) -> Snapshot:
+    """pg_dump -Fc of the whole database, from a snapshot our own transaction exports and counts."""
+    settings_dict = _pg_settings()
+    tool = pg_tool("pg_dump", settings_dict)
+    with pg_connect(settings_dict) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_export_snapshot(), clock_timestamp(), current_setting('server_version')")
+            snapshot_id, snapshot_at, version = cursor.fetchone()
+            snapshot = Snapshot(vendor="postgresql", server_version=version, snapshot_at=snapshot_at)
+            _pg_facts(cursor, snapshot)
+            # The exporting transaction stays open until pg_dump has imported the snapshot and finished.
+            _run(
+                [tool, "--format=custom", f"--snapshot={snapshot_id}", "--no-password", f"--file={path}"],
+                env=pg_env(settings_dict),
+                what="pg_dump",
+            )
+        conn.rollback()
+    return snapshot
+
+
+def _psql_restore(dump: Path, settings_dict: dict, dbname: str, *, replace_schema: bool) -> None:
+    """pg_restore's SQL piped into one psql transaction: the database is replaced whole or not at all."""
+    pg_restore = pg_tool("pg_restore", settings_dict)
+    psql = pg_tool("psql", settings_dict)
+    env = pg_env(settings_dict, dbname)
+    argv = [psql, "--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1", "--no-password"]
+    if replace_schema:
+        argv += ["-c", "DROP SCHEMA IF EXISTS public CASCADE", "-c", "CREATE SCHEMA public"]
+    argv += ["-f", "-"]
+    producer = subprocess.Popen(
+        [pg_restore, "--no-owner", "--no-acl", "--file=-", str(dump)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        consumer = subprocess.run(
+            argv, stdin=producer.stdout, capture_output=True, text=True, env=env, timeout=PG_TIMEOUT_SECONDS
+        )
+    finally:
+        producer.stdout.close()
+        producer_err = producer.stderr.read().decode(errors="replace")
+        producer.wait()
+    if producer.returncode != 0:
+        raise OperationsError(f"pg_restore failed (exit {producer.returncode}): {producer_err.strip()[-300:]}")
+    if consumer.returncode != 0:
+        raise OperationsError(f"psql restore failed (exit {consumer.returncode}): {consumer.stderr.strip()[-300:]}")
+
+
+def pg_restore_live(dump: Path) -> None:
+    connections.close_all()
+    settings_dict = _pg_settings()
+    _psql_restore(dump, settings_dict, settings_dict["NAME"], replace_schema=True)
+
+
+@contextmanager
+def pg_scratch(dump: Path):
+    """A temporary database holding the dump, as Django alias SCRATCH_ALIAS; dropped afterwards."""
+    settings_dict = _pg_settings()
+    name = f"docuid_scratch_{secrets.token_hex(4)}"
+    with pg_connect(settings_dict, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        _psql_restore(dump, settings_dict, name, replace_schema=False)
+        with _alias({**settings_dict, "NAME": name}):
+            yield SCRATCH_ALIAS
+    finally:
+        with pg_connect(settings_dict, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def wal_archive_lag_seconds() -> float | None:
+    """Seconds since PostgreSQL last archived a WAL segment (PITR's data at risk), or None without archiving."""
+    if vendor() != "postgresql":
+        return None
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute("SELECT current_setting('archive_mode'), last_archived_time, now() FROM pg_stat_archiver")
+        mode, last_archived, now = cursor.fetchone()
+    if mode == "off" or last_archived is None:
+        return None
+    return max(0.0, (now - last_archived).total_seconds())
+
+
+# --- SQLite ---------------------------------------------------------------------------
+
+
+def _sqlite_facts(conn: sqlite3.Connection, snapshot: Snapshot) -> None:
+    tables = [
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
+    for table in tables:
+        snapshot.row_counts[table] = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
+    if "django_migrations" in tables:
+        snapshot.migrations = [list(r) for r in conn.execute("SELECT app, name FROM django_migrations ORDER BY 1, 2")]
+    if AUDIT_TABLE in tables:
+        row = conn.execute(f"SELECT hash, time FROM {AUDIT_TABLE} ORDER BY id DESC LIMIT 1").fetchone()  # noqa: S608
+        if row:
+            snapshot.audit_head = row[0]
+            when = row[1] if isinstance(row[1], datetime) else datetime.fromisoformat(row[1])
+            snapshot.newest_audit_event_at = (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
+
+
+def _raw_sqlite() -> sqlite3.Connection:
+    connection = connections[DEFAULT_DB_ALIAS]
+    connection.ensure_connection()
+    return connection.connection
+
+
+def sqlite_dump(path: Path) -> Snapshot:
+    """The online backup API: a consistent copy while the site keeps writing; facts read from the copy."""
+    snapshot_at = timezone.now()
+    target = sqlite3.connect(path)
+    try:
+        _raw_sqlite().backup(target)
+        target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+        snapshot = Snapshot(vendor="sqlite", server_version=sqlite3.sqlite_version, snapshot_at=snapshot_at)
+        _sqlite_facts(target, snapshot)
+    finally:
+        target.close()
+    return snapshot
+
+
+def sqlite_restore_live(dump: Path) -> None:
+    source = sqlite3.connect(dump)
+    try:
+        source.backup(_raw_sqlite())
+    finally:
+        source.close()
+    connections[DEFAULT_DB_ALIAS].close()
+
+
+@contextmanager
+def sqlite_scratch(dump: Path):
+    with _alias({**connections[DEFAULT_DB_ALIAS].settings_dict, "NAME": str(dump), "OPTIONS": {}}):
+        yield SCRATCH_ALIAS
+
+
+# --- Either ----------------------------------------------------------------------------
+
+
+@contextmanager
+def _alias(settings_dict: dict):
+    """Register a connection under SCRATCH_ALIAS for `.using()`, without adding it to settings.DATABASES.
+
+    Only the connection object is registered (not a settings entry), so nothing else
+    (migrate, test runner, routers) ever treats the scratch database as configured.
+    """
+    wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(
+        {**settings_dict, "CONN_MAX_AGE": 0, "TEST": {}}, SCRATCH_ALIAS
+    )
+    setattr(connections._connections, SCRATCH_ALIAS, wrapper)
+    try:
+        yield
+    finally:
+        wrapper.close()
+        if hasattr(connections._connections, SCRATCH_ALIAS):
+            delattr(connections._connections, SCRATCH_ALIAS)
+
+
+def dump_database(path: Path) -> Snapshot:
+    if vendor() == "postgresql":
+        return pg_dump(path)
+    if vendor() == "sqlite":
+        return sqlite_dump(path)
+    raise OperationsError(f"backups support PostgreSQL and SQLite, not {vendor()}")
+
+
+def restore_database_live(dump: Path) -> None:
+    if vendor() == "postgresql":
+        pg_restore_live(dump)
+    else:
+        sqlite_restore_live(dump)
+
+
+def scratch_database(dump: Path):
+    return pg_scratch(dump) if vendor() == "postgresql" else sqlite_scratch(dump)
+
+
+def facts_of(alias: str) -> Snapshot:
+    """Row counts, migrations and audit head of a database reached through a Django alias."""
+    connection = connections[alias]
+    snapshot = Snapshot(vendor=connection.vendor, server_version="", snapshot_at=timezone.now())
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            _pg_facts(cursor, snapshot)
+    else:
+        connection.ensure_connection()
+        _sqlite_facts(connection.connection, snapshot)
+    return snapshot

@@ -1,0 +1,322 @@
+"""Taking a full backup (database + every stored file + manifest), replicating it, and retention."""
+
+import contextlib
+import io
+import logging
+import os
+import secrets
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from audit import record
+from audit.actions import Action, Outcome
+from operations import dbtools
+from operations.archive import (
+    DATABASE_MEMBER,
+    FILES_PREFIX,
+    MANIFEST_FORMAT,
+    MANIFEST_MEMBER,
+    ArchiveWriter,
+    archive_name,
+    manifest_bytes,
+    manifest_name,
+)
+from operations.crypto import EncryptingWriter
+from operations.errors import BackupError, OperationsError
+from operations.models import Backup
+from operations.services.common import (
+    Progress,
+    encryption_key,
+    exclusive_lock,
+    no_progress,
+    unlink_quietly,
+    work_dir,
+)
+from operations.storage import (
+    PRIMARY,
+    HashingWriter,
+    backup_storage_aliases,
+    commit_local,
+    get_storage,
+    is_local,
+    local_partial_path,
+    put_atomically,
+    remove_partials,
+    sha256_of,
+    walk_files,
+)
+
+logger = logging.getLogger("docuid.operations")
+
+
+def _new_name(now: datetime) -> str:
+    return f"docuid-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _fail_stale_runs() -> None:
+    """Runs still marked running while we hold the lock died (killed, host lost): say so."""
+    for stale in Backup.objects.filter(status=Backup.Status.RUNNING):
+        stale.status = Backup.Status.FAILED
+        stale.finished_at = stale.finished_at or timezone.now()
+        stale.error = "interrupted: the process running this backup died before it finished"
+        stale.save(update_fields=["status", "finished_at", "error"])
+        logger.error("backup %s was interrupted before it finished", stale.name)
+    for alias in backup_storage_aliases():
+        try:
+            removed = remove_partials(get_storage(alias))
+        except OSError:
+            continue  # an unreachable storage is reported by the backup itself
+        if removed:
+            logger.warning("removed %d partial archive(s) from storage %s", len(removed), alias)
+
+
+def _write_archive(*, base: str, dump_path, snapshot: dbtools.Snapshot, key: bytes, progress: Progress) -> dict:
+    """Stream the archive into the primary storage under a temporary name; return the manifest."""
+    storage = get_storage(PRIMARY)
+    name = archive_name(base)
+    keys = walk_files(default_storage)
+    total = dump_path.stat().st_size + sum(default_storage.size(k) for k in keys)
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        progress("archive", done, total)
+
+    target_path = local_partial_path(storage, name) if is_local(storage) else work_dir() / f"{name}.spool"
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "name": base,
+        "created_at": timezone.now().isoformat(),
+        "snapshot_at": snapshot.snapshot_at.isoformat(),
+        "app_version": settings.DOCUID_VERSION,
+        "database": {"vendor": snapshot.vendor, "version": snapshot.server_version, "member": DATABASE_MEMBER},
+        "migrations": snapshot.migrations,
+        "row_counts": snapshot.row_counts,
+        "audit_head": snapshot.audit_head,
+        "newest_audit_event_at": snapshot.newest_audit_event_at,
+        "files": [],
+        "files_missing": [],
+    }
+    with open(target_path, "wb") as raw:
+        sink = HashingWriter(raw)
+        writer = ArchiveWriter(sink, key, mtime=time.time())
+        with open(dump_path, "rb") as dump:
+            size = dump_path.stat().st_size
+            manifest["database"]["sha256"] = writer.add_stream(DATABASE_MEMBER, dump, size, advance)
+            manifest["database"]["size"] = size
+        for file_key in keys:
+            try:
+                handle = default_storage.open(file_key, "rb")
+                size = default_storage.size(file_key)
+            except FileNotFoundError:
+                # Deleted since the listing (its row is gone from the snapshot or soon will be).
+                manifest["files_missing"].append(file_key)
+                continue
+            with handle:
+                digest = writer.add_stream(FILES_PREFIX + file_key, handle, size, advance)
+            manifest["files"].append({"key": file_key, "size": size, "sha256": digest})
+        writer.add_bytes(MANIFEST_MEMBER, manifest_bytes(manifest))
+        writer.close()
+        raw.flush()
+        os.fsync(raw.fileno())
+    manifest["archive"] = {"sha256": sink.sha256.hexdigest(), "size": sink.bytes}
+    if is_local(storage):
+        commit_local(storage, name)
+    else:
+        with open(target_path, "rb") as spooled:
+            put_atomically(storage, name, spooled)
+        unlink_quietly(target_path)
+    _write_sidecar(storage, base, manifest, key)
+    return manifest
+
+
+def _write_sidecar(storage, base: str, manifest: dict, key: bytes) -> None:
+    buffer = io.BytesIO()
+    writer = EncryptingWriter(buffer, key)
+    writer.write(manifest_bytes(manifest))
+    writer.close()
+    buffer.seek(0)
+    put_atomically(storage, manifest_name(base), buffer)
+
+
+def _replicate(*, base: str, sha256: str, size: int, progress: Progress) -> list[str]:
+    """Copy archive and manifest to every replica, then read each copy back and compare checksums."""
+    primary = get_storage(PRIMARY)
+    locations = [PRIMARY]
+    for alias in backup_storage_aliases()[1:]:
+        replica = get_storage(alias)
+        try:
+            for name in (archive_name(base), manifest_name(base)):
+                with primary.open(name, "rb") as source:
+                    put_atomically(replica, name, source)
+            copied_sha, copied_size = sha256_of(replica, archive_name(base))
+        except OSError as exc:
+            raise BackupError(f"replica storage {alias!r} is unreachable: {exc}") from exc
+        if (copied_sha, copied_size) != (sha256, size):
+            raise BackupError(f"replica storage {alias!r} holds a different archive (checksum mismatch)")
+        locations.append(alias)
+        progress(f"replica {alias}", size, size)
+    return locations
+
+
+def backup_run(*, trigger: str = Backup.Trigger.MANUAL, acting_user=None, progress: Progress | None = None) -> Backup:
+    """Take a full backup; on any failure the record says failed, nothing is committed under its name, and
+    BackupError is raised."""
+    progress = progress or no_progress
+    try:
+        key = encryption_key()
+    except OperationsError as exc:
+        raise BackupError(str(exc)) from None
+    with exclusive_lock("backup"):
+        _fail_stale_runs()
+        started = timezone.now()
+        backup = Backup(name=_new_name(started), trigger=trigger, started_at=started)
+        backup.full_clean()
+        backup.save()
+        clock = time.monotonic()
+        dump_path = work_dir() / f"{backup.name}.dump"
+        try:
+            progress("database", 0, 0)
+            try:
+                snapshot = dbtools.dump_database(dump_path)
+            except OperationsError as exc:
+                raise BackupError(f"database dump failed: {exc}") from exc
+            try:
+                manifest = _write_archive(
+                    base=backup.name, dump_path=dump_path, snapshot=snapshot, key=key, progress=progress
+                )
+            except OSError as exc:
+                raise BackupError(f"writing the archive to storage {PRIMARY!r} failed (unreachable?): {exc}") from exc
+            archive = manifest["archive"]
+            with transaction.atomic():
+                backup.snapshot_at = snapshot.snapshot_at
+                backup.size_bytes, backup.sha256 = archive["size"], archive["sha256"]
+                backup.locations = [PRIMARY]
+                backup.app_version = settings.DOCUID_VERSION
+                backup.database_vendor = snapshot.vendor
+                backup.file_count = len(manifest["files"])
+                backup.save()
+            backup.locations = _replicate(
+                base=backup.name, sha256=archive["sha256"], size=archive["size"], progress=progress
+            )
+        except Exception as exc:
+            _record_failure(backup, exc, acting_user=acting_user)
+            if isinstance(exc, BackupError):
+                raise
+            raise BackupError(f"backup failed: {exc.__class__.__name__}: {exc}") from exc
+        finally:
+            unlink_quietly(dump_path)
+            for alias in backup_storage_aliases():
+                with contextlib.suppress(OSError):
+                    remove_partials(get_storage(alias))
+        with transaction.atomic():
+            backup.status = Backup.Status.SUCCEEDED
+            backup.finished_at = started + timedelta(seconds=time.monotonic() - clock)
+            backup.full_clean()
+            backup.save()
+            record(
+                Action.OPS_BACKUP,
+                outcome=Outcome.SUCCESS,
+                actor=acting_user,
+                target=backup,
+                data={
+                    "name": backup.name,
+                    "trigger": backup.trigger,
+                    "size_bytes": backup.size_bytes,
+                    "sha256": backup.sha256,
+                    "locations": backup.locations,
+                    "files": backup.file_count,
+                    "duration_seconds": round(backup.duration_seconds, 3),
+                },
+            )
+    logger.info("backup %s succeeded: %d bytes in %s", backup.name, backup.size_bytes, ",".join(backup.locations))
+    return backup
+
+
+def _record_failure(backup: Backup, exc: BaseException, *, acting_user) -> None:
+    message = str(exc) or exc.__class__.__name__
+    with transaction.atomic():
+        backup.status = Backup.Status.FAILED
+        backup.finished_at = timezone.now()
+        backup.error = message[:2000]
+        backup.save(update_fields=["status", "finished_at", "error"])
+        record(
+            Action.OPS_BACKUP_FAILED,
+            outcome=Outcome.ERROR,
+            actor=acting_user,
+            target=backup,
+            data={"name": backup.name, "trigger": backup.trigger, "error": message[:500]},
+        )
+    logger.error("backup %s failed: %s", backup.name, message)
+
+
+# --- Retention ---------------------------------------------------------------------------
+
+
+def retention_keep(backups: list[Backup]) -> set[int]:
+    """Grandfather-father-son: the newest backup of each of the last N days, W ISO weeks, M months.
+
+    `backups` are succeeded backups, newest first. The newest backup and the newest
+    verified backup are always kept, whatever the counts.
+    """
+    keep: set[int] = set()
+    rules = (
+        (settings.DOCUID_BACKUP_KEEP_DAILY, lambda b: b.started_at.date()),
+        (settings.DOCUID_BACKUP_KEEP_WEEKLY, lambda b: tuple(b.started_at.isocalendar())[:2]),
+        (settings.DOCUID_BACKUP_KEEP_MONTHLY, lambda b: (b.started_at.year, b.started_at.month)),
+    )
+    for count, period in rules:
+        seen: list = []
+        for backup in backups:
+            bucket = period(backup)
+            if bucket in seen:
+                continue
+            if len(seen) >= count:
+                break
+            seen.append(bucket)
+            keep.add(backup.pk)
+    if backups:
+        keep.add(backups[0].pk)
+    verified = [b for b in backups if b.verify_status == Backup.VerifyStatus.OK]
+    if verified:
+        keep.add(max(verified, key=lambda b: b.verified_at or b.started_at).pk)
+    return keep
+
+
+def _delete_everywhere(backup: Backup) -> None:
+    for alias in set(backup.locations or []) | {PRIMARY}:
+        if alias not in backup_storage_aliases():
+            continue
+        storage = get_storage(alias)
+        for name in (archive_name(backup.name), manifest_name(backup.name)):
+            if storage.exists(name):
+                storage.delete(name)
+
+
+def backup_retention_apply() -> list[Backup]:
+    """Prune succeeded backups outside the retention windows (every storage) and leftovers of failed ones."""
+    succeeded = list(Backup.objects.filter(status=Backup.Status.SUCCEEDED).order_by("-started_at"))
+    keep = retention_keep(succeeded)
+    pruned = []
+    for backup in succeeded:
+        if backup.pk in keep:
+            continue
+        _delete_everywhere(backup)
+        with transaction.atomic():
+            backup.status = Backup.Status.PRUNED
+            backup.save(update_fields=["status"])
+        pruned.append(backup)
+        logger.info("retention pruned backup %s", backup.name)
+    if succeeded:
+        newest = succeeded[0].started_at
+        for failed in Backup.objects.filter(status=Backup.Status.FAILED, started_at__lt=newest).exclude(locations=[]):
+            _delete_everywhere(failed)
+            failed.locations = []
+            failed.save(update_fields=["locations"])
+    return pruned

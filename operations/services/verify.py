@@ -1,0 +1,262 @@
+"""Proving a backup restores: fetch, decrypt, check every checksum, restore into scratch, compare."""
+
+import json
+import logging
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from audit import record
+from audit.actions import Action, Outcome
+from audit.chain import GENESIS_HASH, compute_hash
+from audit.models import AuditEvent
+from operations import dbtools
+from operations.archive import DATABASE_MEMBER, FILES_PREFIX, MANIFEST_MEMBER, Member, archive_name, read_archive
+from operations.crypto import CryptoError
+from operations.errors import OperationsError, VerifyError
+from operations.models import Backup
+from operations.services.common import (
+    Progress,
+    Ref,
+    decryption_keys,
+    no_progress,
+    read_manifest,
+    resolve,
+    unlink_quietly,
+    work_dir,
+)
+from operations.storage import CHUNK, HashingReader, backup_storage_aliases, get_storage
+
+logger = logging.getLogger("docuid.operations")
+
+# (key, stream, size) -> (sha256, size) of what was consumed
+FileSink = Callable[[str, BinaryIO, int], tuple[str, int]]
+
+
+def hash_only(key: str, stream: BinaryIO, size: int) -> tuple[str, int]:
+    reader = HashingReader(stream)
+    while reader.read(CHUNK):
+        pass
+    return reader.sha256.hexdigest(), reader.bytes
+
+
+def check_locations(ref: Ref) -> tuple[list[str], list[str]]:
+    """(usable locations, problems): every recorded copy must exist with the recorded size."""
+    usable, problems = [], []
+    name = archive_name(ref.base)
+    for alias in ref.locations:
+        if alias not in backup_storage_aliases():
+            problems.append(f"storage {alias!r} holds a copy but is no longer configured (DOCUID_BACKUP_REPLICAS)")
+            continue
+        storage = get_storage(alias)
+        try:
+            if not storage.exists(name):
+                problems.append(f"storage {alias!r} is missing {name}")
+                continue
+            size = storage.size(name)
+        except OSError as exc:
+            problems.append(f"storage {alias!r} is unreachable: {exc}")
+            continue
+        if ref.backup is not None and ref.backup.size_bytes is not None and size != ref.backup.size_bytes:
+            problems.append(f"storage {alias!r} holds {name} with {size} bytes, expected {ref.backup.size_bytes}")
+            continue
+        usable.append(alias)
+    return usable, problems
+
+
+def stream_archive(
+    ref: Ref, *, location: str, dump_path: Path, on_file: FileSink, progress: Progress, expected: dict
+) -> dict:
+    """Decrypt the archive once: dump to `dump_path`, each file to `on_file`; check all against `expected`.
+
+    Returns the manifest found inside the archive; raises VerifyError on any mismatch.
+    """
+    storage = get_storage(location)
+    name = archive_name(ref.base)
+    total = expected.get("archive", {}).get("size") or storage.size(name)
+    seen_files: dict[str, tuple[str, int]] = {}
+    found: dict = {}
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        progress("read", done, total)
+
+    def handle(member: Member) -> None:
+        if member.name == DATABASE_MEMBER:
+            reader = HashingReader(member.stream)
+            with open(dump_path, "wb") as out:
+                while data := reader.read(CHUNK):
+                    out.write(data)
+            found["database"] = (reader.sha256.hexdigest(), reader.bytes)
+        elif member.name.startswith(FILES_PREFIX):
+            key = member.name.removeprefix(FILES_PREFIX)
+            seen_files[key] = on_file(key, member.stream, member.size)
+        elif member.name == MANIFEST_MEMBER:
+            found["manifest"] = json.loads(member.stream.read())
+        else:
+            raise VerifyError(f"{name} holds an unexpected member {member.name!r}")
+
+    try:
+        with storage.open(name, "rb") as raw:
+            source = HashingReader(raw, advance)
+            read_archive(source, decryption_keys(), handle)
+    except CryptoError as exc:
+        raise VerifyError(f"{name}: {exc}") from None
+    except tarfile.TarError as exc:
+        raise VerifyError(f"{name}: the decrypted archive is not a valid tar stream ({exc})") from None
+    except FileNotFoundError:
+        raise VerifyError(f"{name} is missing from storage {location!r}") from None
+
+    problems = []
+    archive = expected.get("archive", {})
+    if archive and (source.sha256.hexdigest(), source.bytes) != (archive["sha256"], archive["size"]):
+        problems.append("the archive's SHA-256 differs from the one recorded when it was written")
+    manifest = found.get("manifest")
+    if manifest is None:
+        raise VerifyError(f"{name} has no manifest (incomplete archive)")
+    if {k: v for k, v in manifest.items() if k != "archive"} != {k: v for k, v in expected.items() if k != "archive"}:
+        problems.append("the manifest inside the archive differs from the manifest stored beside it")
+    db = manifest["database"]
+    if found.get("database") != (db.get("sha256"), db.get("size")):
+        problems.append("the database dump's SHA-256 or size differs from the manifest")
+    listed = {entry["key"]: (entry["sha256"], entry["size"]) for entry in manifest["files"]}
+    for key, value in listed.items():
+        if key not in seen_files:
+            problems.append(f"file {key} is listed in the manifest but missing from the archive")
+        elif seen_files[key] != value:
+            problems.append(f"file {key} differs from its manifest checksum")
+    problems.extend(f"file {key} is in the archive but not in the manifest" for key in seen_files.keys() - listed)
+    if problems:
+        raise VerifyError(
+            "; ".join(problems[:10]) + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else "")
+        )
+    return manifest
+
+
+def _chain_head(alias: str) -> tuple[bool, str, int]:
+    """Walk the scratch copy's audit chain: (intact, head, events checked)."""
+    expected_prev, checked = GENESIS_HASH, 0
+    for event in AuditEvent.objects.using(alias).order_by("id").iterator(chunk_size=2000):
+        checked += 1
+        if event.prev_hash != expected_prev or compute_hash(event) != event.hash:
+            return False, expected_prev, checked
+        expected_prev = event.hash
+    return True, expected_prev, checked
+
+
+def compare_scratch(alias: str, manifest: dict) -> tuple[list[str], int]:
+    """Compare a restored database with its manifest: every table's row count and the audit chain."""
+    problems = []
+    facts = dbtools.facts_of(alias)
+    expected = manifest["row_counts"]
+    for table in sorted(set(expected) | set(facts.row_counts)):
+        if expected.get(table) != facts.row_counts.get(table):
+            problems.append(
+                f"table {table}: {facts.row_counts.get(table)} rows restored, manifest says {expected.get(table)}"
+            )
+    events = 0
+    if dbtools.AUDIT_TABLE in facts.row_counts:
+        intact, head, events = _chain_head(alias)
+        if not intact:
+            problems.append(f"the restored audit chain is broken after {events - 1} events")
+        elif head != (manifest["audit_head"] or GENESIS_HASH):
+            problems.append(
+                f"the restored audit chain head {head} differs from the manifest's {manifest['audit_head']}"
+            )
+    return problems, events
+
+
+@dataclass
+class VerifyReport:
+    base: str
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    files_checked: int = 0
+    tables_checked: int = 0
+    audit_events_checked: int = 0
+    seconds: float = 0.0
+    manifest: dict = field(default_factory=dict)
+    finished_at: object = None
+
+
+def _verify(ref: Ref, report: VerifyReport, progress: Progress) -> None:
+    usable, problems = check_locations(ref)
+    report.problems.extend(problems)
+    if not usable:
+        return
+    expected = read_manifest(ref.base, location=usable[0])
+    if ref.backup is not None and ref.backup.sha256 and expected["archive"]["sha256"] != ref.backup.sha256:
+        report.problems.append("the stored manifest names a different archive checksum than the backup record")
+    dump_path = work_dir() / f"{ref.base}.verify.dump"
+    try:
+        manifest = stream_archive(
+            ref, location=usable[0], dump_path=dump_path, on_file=hash_only, progress=progress, expected=expected
+        )
+        report.manifest = manifest
+        report.files_checked = len(manifest["files"])
+        progress("scratch restore", 0, 0)
+        with dbtools.scratch_database(dump_path) as alias:
+            problems, report.audit_events_checked = compare_scratch(alias, manifest)
+        report.problems.extend(problems)
+        report.tables_checked = len(manifest["row_counts"])
+    finally:
+        unlink_quietly(dump_path)
+
+
+def backup_verify(*, backup, acting_user=None, progress: Progress | None = None) -> VerifyReport:
+    """Restore a backup into scratch and check everything; record the result. Never raises for a bad backup:
+    the report says what is wrong (ok=False)."""
+    progress = progress or no_progress
+    ref = resolve(backup)
+    report = VerifyReport(base=ref.base, ok=False)
+    clock = time.monotonic()
+    try:
+        _verify(ref, report, progress)
+    except (OperationsError, OSError, DatabaseError) as exc:
+        report.problems.append(str(exc) or exc.__class__.__name__)
+    report.ok = not report.problems
+    report.seconds = time.monotonic() - clock
+    report.finished_at = timezone.now()
+    _record(ref, report, acting_user=acting_user)
+    return report
+
+
+def _record(ref: Ref, report: VerifyReport, *, acting_user) -> None:
+    with transaction.atomic():
+        target = None
+        if ref.backup is not None:
+            target = Backup.objects.select_for_update().filter(pk=ref.backup.pk).first()
+        if target is not None:
+            target.verify_status = Backup.VerifyStatus.OK if report.ok else Backup.VerifyStatus.FAILED
+            target.verified_at = report.finished_at
+            target.verify_error = "; ".join(report.problems)[:2000]
+            target.save(update_fields=["verify_status", "verified_at", "verify_error"])
+            ref.backup.refresh_from_db()
+        record(
+            Action.OPS_BACKUP_VERIFIED,
+            outcome=Outcome.SUCCESS if report.ok else Outcome.FAILURE,
+            actor=acting_user,
+            target=target,
+            target_repr=None if target is not None else ref.base,
+            data={
+                "name": ref.base,
+                "ok": report.ok,
+                "problems": report.problems[:5],
+                "files": report.files_checked,
+                "tables": report.tables_checked,
+                "audit_events": report.audit_events_checked,
+                "seconds": round(report.seconds, 3),
+            },
+        )
+    if report.ok:
+        logger.info("backup %s verified in %.1fs", ref.base, report.seconds)
+    else:
+        logger.error("backup %s FAILED verification: %s", ref.base, "; ".join(report.problems))
