@@ -7,6 +7,7 @@
 #
 # Debian ships Alertmanager as `prometheus-alertmanager` (package and binary);
 # promtool comes with the `prometheus` package, amtool with the Alertmanager one.
+# (.ci/run installs the same tools with deploy/install-ci-tools.sh.)
 set -eu
 
 have_all() {
@@ -26,30 +27,27 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-
-# --no-install-recommends keeps the install small; policy-rc.d stops the
-# packages' postinst from starting the daemons (we only want the binaries).
+# Debian's packages start prometheus and prometheus-alertmanager when they are
+# installed; only the binaries are wanted here, so a temporary policy-rc.d
+# (unless one exists already, as in Docker images) keeps the daemons stopped.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
+cleanup() {
+    rm -f "$log"
+    if [ "$created_policy" -eq 1 ]; then
+        rm -f "$policy"
+    fi
+}
+trap cleanup EXIT
 if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy"
     chmod +x "$policy"
     created_policy=1
 fi
 
-status=0
 if ! { apt-get update -qq \
         && apt-get install -y -qq --no-install-recommends \
             prometheus prometheus-alertmanager; } >"$log" 2>&1; then
-    status=1
-fi
-
-if [ "$created_policy" -eq 1 ]; then
-    rm -f "$policy"
-fi
-
-if [ "$status" -ne 0 ]; then
     cat "$log" >&2
     echo "install-monitoring-tools: apt-get failed (output above)" >&2
     exit 1
