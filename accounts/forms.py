@@ -16,3 +16,22 @@ class UserAddForm(forms.ModelForm):
         if commit:
             user.save()
         return user
+
+
+class LoginForm(forms.Form):
+    phone_number = forms.CharField(
+        label="Phone number",
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={
+                "type": "tel",
+                "autocomplete": "username webauthn",
+                "inputmode": "tel",
+                "placeholder": "+1 202 555 0123",
+            }
+        ),
+    )
+
+
+class DeviceNameForm(forms.Form):
+    name = forms.CharField(label="Device name", max_length=64)

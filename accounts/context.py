@@ -1,0 +1,33 @@
+"""Coarse, non-identifying context about the device that asks to sign in: browser, OS, network."""
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from user_agents import parse as parse_user_agent
+
+from audit.services import mask_ip
+
+
+@dataclass(frozen=True)
+class ClientContext:
+    browser: str = ""
+    os: str = ""
+    ip_masked: str = ""
+    ip: str = ""  # only for rate limiting; never stored or logged
+
+    @classmethod
+    def from_request(cls, request: HttpRequest | None) -> "ClientContext":
+        if request is None:
+            return cls()
+        return cls.from_values(
+            user_agent=request.META.get("HTTP_USER_AGENT", ""), ip=request.META.get("REMOTE_ADDR", "")
+        )
+
+    @classmethod
+    def from_values(cls, *, user_agent: str = "", ip: str = "") -> "ClientContext":
+        agent = parse_user_agent((user_agent or "")[:512])
+        browser = agent.browser.family if agent.browser.family != "Other" else ""
+        if browser and agent.browser.version_string:
+            browser = f"{browser} {agent.browser.version_string.split('.')[0]}"
+        os_name = agent.os.family if agent.os.family != "Other" else ""
+        return cls(browser=browser[:64], os=os_name[:64], ip_masked=mask_ip(ip), ip=ip or "")

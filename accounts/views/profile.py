@@ -1,0 +1,79 @@
+"""The person's own page: details, devices, sessions, recent security activity."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import selectors, services
+
+
+@login_required
+@require_GET
+def profile_view(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    context = {
+        "person": user,
+        "devices": selectors.devices_for(user=user),
+        "sessions": selectors.sessions_for(user=user),
+        "current_session_key": request.session.session_key,
+        "activity": selectors.security_activity_for(user=user),
+    }
+    return render(request, "accounts/profile.html", context)
+
+
+def _fresh(request: HttpRequest) -> bool:
+    authenticated_at = request.session.get(services.SESSION_AUTHENTICATED_AT_KEY) or 0
+    return (
+        request.user.is_verified() and timezone.now().timestamp() - authenticated_at <= services.FRESH_APPROVAL_SECONDS
+    )
+
+
+@login_required
+@require_POST
+def device_remove_view(request: HttpRequest, device_id: int) -> HttpResponse:
+    try:
+        services.device_remove(
+            user=request.user, device_id=device_id, acting_user=request.user, request=request, fresh=_fresh(request)
+        )
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, "The device was removed.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def device_rename_view(request: HttpRequest, device_id: int) -> HttpResponse:
+    try:
+        services.device_rename(user=request.user, device_id=device_id, name=request.POST.get("name", ""))
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, "The device was renamed.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def session_revoke_view(request: HttpRequest, session_id: int) -> HttpResponse:
+    if services.user_session_revoke(
+        user=request.user, session_id=session_id, acting_user=request.user, request=request
+    ):
+        messages.success(request, "That session was signed out.")
+    else:
+        messages.error(request, "No such session.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def sign_out_everywhere_view(request: HttpRequest) -> HttpResponse:
+    services.user_sessions_revoke_all(user=request.user, acting_user=request.user, request=request)
+    services.session_logout(request=request)
+    messages.info(request, "You are signed out everywhere.")
+    return redirect("accounts:login")
