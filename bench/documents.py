@@ -1,0 +1,417 @@
+"""Documents benchmark: list, search, filtered list, detail, inline open and a 1 GB download.
+
+    make bench-documents            (or: .venv/bin/python bench/documents.py)
+
+On PostgreSQL (BENCH_DOCUMENTS_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/docuid_bench, dropped and re-created), it
+seeds 100,000 documents for 1,000 users with direct and group grants, starts
+gunicorn with 2 sync workers, and drives each page with wrk (16 connections) next to a bare Django JSON view served by the same gunicorn in
+the same run, printing requests per second, p50 / p99 and the ratio to that
+baseline; then it downloads a 1 GB file while sampling the workers' RSS.
+Results go to stdout and var/bench/documents.json; bench/README.md records them.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/docuid_bench"
+USERS = 1000
+DOCS_PER_USER = 100
+GROUPS = 40
+GROUP_GRANTS = 400
+MAX_DIRECT_GRANTS = 600
+SEARCH_WORD = "quarterly"
+DOWNLOAD_BYTES = 1024**3
+TARGETS = {"list": 0.5, "search": 0.35, "filtered": 0.5, "detail": 0.6, "open": 0.6}
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def environment(port: int) -> dict:
+    var_dir = ROOT / "var" / "bench-documents"
+    return {
+        **os.environ,
+        # Never DATABASE_URL: this database is dropped and re-created on every run.
+        "DATABASE_URL": os.environ.get("BENCH_DOCUMENTS_DATABASE_URL", DEFAULT_DB),
+        "DJANGO_SETTINGS_MODULE": "bench.documents_settings",
+        "SECRET_KEY": "bench-only-secret-key-not-for-any-deployment-0123456789",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DOCUID_SECURE_SSL_REDIRECT": "0",
+        "DOCUID_VAR_DIR": str(var_dir),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_MAX_REQUESTS": "0",
+        "GUNICORN_TIMEOUT": "600",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def reset_database(env: dict) -> None:
+    url = env["DATABASE_URL"]
+    if not url.startswith("postgres"):
+        raise SystemExit("The documents benchmark needs PostgreSQL: set DATABASE_URL=postgres://...")
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    if "bench" not in name:
+        raise SystemExit(f"Refusing to drop {name!r}: the benchmark database's name must contain 'bench'.")
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    subprocess.run(["psql", admin_url, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=True)
+    subprocess.run(["psql", admin_url, "-qc", f'CREATE DATABASE "{name}"'], check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+
+
+def seed(rng: random.Random) -> dict:
+    """Bulk-insert the archive; returns the bench user, their session and the target documents."""
+    from django.contrib.auth.models import Group
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.files.base import ContentFile
+    from django.db import connection
+    from django.utils import timezone
+
+    from accounts.models import User
+    from documents import samples, services
+    from documents.models import Document, DocumentVersion, Family, Grant, SecurityLevel, Tag
+
+    started = time.perf_counter()
+    words = sorted(
+        {"".join(rng.choice("abcdefghijklmnoprstuvw") for _ in range(rng.randint(4, 9))) for _ in range(3000)}
+    )
+    categories = ["Reports", "Contracts", "Invoices", "Minutes", "Policies", "Designs", "Letters", "Plans"]
+    kinds = [
+        (Family.PDF, "application/pdf"),
+        (Family.WORD, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (Family.EXCEL, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (Family.POWERPOINT, "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+        (Family.TEXT, "text/plain"),
+        (Family.IMAGE, "image/png"),
+    ]
+    levels = [SecurityLevel.PUBLIC, SecurityLevel.INTERNAL, SecurityLevel.INTERNAL, SecurityLevel.CONFIDENTIAL]
+    users = User.objects.bulk_create(
+        User(phone_number=f"+1312555{i:04d}", name=f"Bench User {i}", password="!") for i in range(USERS)
+    )
+    groups = Group.objects.bulk_create(Group(name=f"bench-team-{g}") for g in range(GROUPS))
+    memberships = []
+    for i, user in enumerate(users):
+        mine = {i % GROUPS} | ({(i * 7 + 3) % GROUPS} if i % 3 == 0 else set())
+        memberships += [User.groups.through(user_id=user.pk, group_id=groups[g].pk) for g in mine]
+    User.groups.through.objects.bulk_create(memberships)
+    now = timezone.now()
+    documents = []
+    for user in users:
+        for _ in range(DOCS_PER_USER):
+            family, mime = rng.choice(kinds)
+            title_words = rng.sample(words, rng.randint(2, 5))
+            if rng.random() < 0.02:
+                title_words.insert(rng.randint(0, len(title_words)), SEARCH_WORD)
+            documents.append(
+                Document(
+                    owner_id=user.pk,
+                    title=" ".join(title_words).capitalize(),
+                    description=" ".join(rng.sample(words, rng.randint(0, 12))),
+                    category=rng.choice(categories),
+                    family=family,
+                    mime_type=mime,
+                    size=rng.randint(1_000, 50_000_000),
+                    sha256=f"{rng.getrandbits(256):064x}",
+                    security_level=rng.choice(levels),
+                    created_at=now - timedelta(days=rng.randint(30, 700)),
+                    updated_at=now - timedelta(minutes=rng.randint(0, 700 * 24 * 60)),
+                )
+            )
+    Document.objects.bulk_create(documents, batch_size=5000)
+    log(f"inserted {len(documents)} documents in {time.perf_counter() - started:.0f} s")
+    ids = [d.pk for d in documents]
+    tags = Tag.objects.bulk_create(Tag(name=f"tag{t}") for t in range(30))
+    through = Document.tags.through
+    through.objects.bulk_create(
+        (through(document_id=pk, tag_id=tag.pk) for pk in ids for tag in rng.sample(tags, rng.randint(0, 2))),
+        batch_size=10000,
+    )
+    grants = []
+    for group in groups:
+        grants += [
+            Grant(document_id=pk, group_id=group.pk, permission="view", created_at=now)
+            for pk in rng.sample(ids, GROUP_GRANTS)
+        ]
+    for index, user in enumerate(users):
+        own = set(ids[index * DOCS_PER_USER : (index + 1) * DOCS_PER_USER])
+        count = int(MAX_DIRECT_GRANTS * rng.random() ** 2)  # most people have few direct grants, some many
+        picked = [pk for pk in rng.sample(ids, count + 10) if pk not in own][:count]
+        grants += [Grant(document_id=pk, user_id=user.pk, permission="download", created_at=now) for pk in picked]
+    Grant.objects.bulk_create(grants, batch_size=10000)
+    log(f"{len(grants)} grants; building search vectors")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE documents_document d SET search_vector =
+                setweight(to_tsvector('english', d.title), 'A')
+                || setweight(to_tsvector('english', d.category || ' ' || coalesce((
+                    SELECT string_agg(t.name, ' ') FROM documents_document_tags dt
+                    JOIN documents_tag t ON t.id = dt.tag_id WHERE dt.document_id = d.id), '')), 'B')
+                || setweight(to_tsvector('english', d.description), 'C')
+            """
+        )
+        cursor.execute("VACUUM ANALYZE")
+    # The person measured: the one whose visible count is nearest the median.
+    from documents.selectors import documents_visible_to
+
+    sample = [users[i] for i in range(0, USERS, 50)]
+    counts = sorted((documents_visible_to(u).count(), u.pk) for u in sample)
+    visible, user_pk = counts[len(counts) // 2]
+    user = User.objects.get(pk=user_pk)
+    pdf = services.document_upload(
+        acting_user=user,
+        file=ContentFile(samples.pdf_bytes("Bench quarterly report", pages=3), name="bench.pdf"),
+        name="bench.pdf",
+        category="Reports",
+    )
+    big = _big_document(user, DocumentVersion, Document, Family, now)
+    session = SessionStore()
+    session["_auth_user_id"] = str(user.pk)
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_hash"] = user.get_session_auth_hash()
+    session.create()
+    log(f"seeded in {time.perf_counter() - started:.0f} s; measured user sees {visible} documents")
+    return {
+        "session": session.session_key,
+        "pdf": pdf.pk,
+        "big": big.pk,
+        "visible": visible,
+        "visible_range": [counts[0][0], counts[-1][0]],
+        "grants": len(grants),
+    }
+
+
+def _big_document(user, DocumentVersion, Document, Family, now):
+    """A 1 GB text file written straight to storage (the upload path is not what is measured)."""
+    from django.core.files.storage import default_storage
+
+    key = "documents/bench/one-gigabyte.txt"
+    path = Path(default_storage.path(key))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    block = (b"0123456789abcdef" * 64 + b"\n") * 1024  # ~1 MB of text
+    digest = hashlib.sha256()
+    written = 0
+    with path.open("wb") as out:
+        while written < DOWNLOAD_BYTES:
+            chunk = block[: DOWNLOAD_BYTES - written]
+            out.write(chunk)
+            digest.update(chunk)
+            written += len(chunk)
+    document = Document.objects.create(
+        owner=user,
+        title="One gigabyte",
+        family=Family.TEXT,
+        mime_type="text/plain",
+        size=written,
+        sha256=digest.hexdigest(),
+        created_at=now,
+        updated_at=now,
+    )
+    version = DocumentVersion.objects.create(
+        document=document,
+        number=1,
+        file=key,
+        original_name="one-gigabyte.txt",
+        mime_type="text/plain",
+        size=written,
+        sha256=digest.hexdigest(),
+        author=user,
+    )
+    Document.objects.filter(pk=document.pk).update(current_version=version)
+    return document
+
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.match(r"([\d.]+)(us|ms|s)", text)
+    return float(match.group(1)) * UNITS[match.group(2)]
+
+
+def wrk(url: str, cookie: str, seconds: int) -> dict:
+    result = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            "-c16",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-H",
+            f"Cookie: sessionid={cookie}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = result.stdout
+    if "Non-2xx or 3xx responses" in out:
+        raise SystemExit(f"{url} answered errors under load:\n{out}")
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": _ms(latency["50"]),
+        "p99_ms": _ms(latency["99"]),
+    }
+
+
+def worker_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def download(base: str, document_id: int, cookie: str, master: int) -> dict:
+    pids = worker_pids(master)
+    before = {pid: rss_mb(pid) for pid in pids}
+    peak = dict(before)
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            for pid in pids:
+                peak[pid] = max(peak[pid], rss_mb(pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    started = time.perf_counter()
+    result = subprocess.run(
+        [
+            "curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+            "-H", f"Cookie: sessionid={cookie}", f"{base}/documents/{document_id}/download/",
+        ],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    status, size = result.stdout.split()
+    if status != "200" or int(size) != DOWNLOAD_BYTES:
+        raise SystemExit(f"The download failed: HTTP {status}, {size} bytes")
+    growth = max(peak[pid] - before[pid] for pid in pids)
+    return {
+        "seconds": round(elapsed, 2),
+        "mb_per_s": round(DOWNLOAD_BYTES / 1024**2 / elapsed),
+        "rss_growth_mb": round(growth, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per page (default 10)")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--skip-seed", action="store_true", help="reuse the last run's database and targets")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    env = environment(args.port)
+    os.environ.update({k: v for k, v in env.items() if k not in {"PYTHONPATH"}})
+    targets_file = Path(env["DOCUID_VAR_DIR"]) / "targets.json"
+    if not args.skip_seed:
+        log("re-creating the database and migrating")
+        reset_database(env)
+    import django
+
+    django.setup()
+    if args.skip_seed:
+        targets = json.loads(targets_file.read_text())
+    else:
+        targets = seed(random.Random(2026))
+        targets_file.parent.mkdir(parents=True, exist_ok=True)
+        targets_file.write_text(json.dumps(targets))
+    # DEBUG=0 serves hashed static names from the manifest, as in production.
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    base = f"http://127.0.0.1:{args.port}"
+    gunicorn = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "docuid.wsgi", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/bench/baseline", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        session = targets["session"]
+        pages = {
+            "baseline": "/bench/baseline",
+            "list": "/documents/",
+            "search": f"/documents/?q={SEARCH_WORD}",
+            "filtered": "/documents/?family=pdf&category=Reports&sort=title",
+            "detail": f"/documents/{targets['pdf']}/",
+            "open": f"/documents/{targets['pdf']}/open/",
+        }
+        for path in pages.values():  # warm every worker's caches and connections
+            wrk(base + path, session, 1)
+        results = {name: wrk(base + path, session, args.seconds) for name, path in pages.items()}
+        results["download"] = download(base, targets["big"], session, gunicorn.pid)
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=30)
+    baseline = results["baseline"]["rps"]
+    print()
+    print(f"{'page':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'x baseline':>12}  {'target':<9}")
+    for name in pages:
+        row = results[name]
+        ratio = row["rps"] / baseline
+        row["ratio"] = round(ratio, 2)
+        target = TARGETS.get(name)
+        mark = "" if target is None else (f"{'ok' if ratio >= target else 'MISS'} {target}")
+        print(f"{name:<10}{row['rps']:>10.0f}{row['p50_ms']:>10.2f}{row['p99_ms']:>10.2f}{ratio:>12.2f}  {mark:<9}")
+    dl = results["download"]
+    print(
+        f"download 1 GB: {dl['seconds']} s ({dl['mb_per_s']} MB/s), worker RSS growth {dl['rss_growth_mb']} MB "
+        f"({'ok' if dl['rss_growth_mb'] < 64 else 'MISS'} < 64 MB)"
+    )
+    print(f"list p99 {results['list']['p99_ms']:.1f} ms ({'ok' if results['list']['p99_ms'] < 50 else 'MISS'} < 50 ms)")
+    report = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "data": {
+            "documents": USERS * DOCS_PER_USER,
+            "users": USERS,
+            "grants": targets["grants"],
+            "measured_user_visible": targets["visible"],
+            "sampled_visible_range": targets["visible_range"],
+        },
+        "results": results,
+    }
+    out = ROOT / "var" / "bench" / "documents.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    log(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Errors the document services raise, each with a message for people and a stable code for the API."""
+
+
+class DocumentError(Exception):
+    code = "VALIDATION_ERROR"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class UploadTooLarge(DocumentError):
+    code = "DOCUMENT_TOO_LARGE"
+
+
+class UnsupportedFormat(DocumentError):
+    code = "UNSUPPORTED_FORMAT"
+
+
+class DuplicateDocument(DocumentError):
+    """The same bytes are already one of the owner's documents (`existing`)."""
+
+    code = "DUPLICATE_DOCUMENT"
+
+    def __init__(self, message: str, *, existing):
+        super().__init__(message)
+        self.existing = existing
+
+
+class ShareNotAllowed(DocumentError):
+    code = "INSUFFICIENT_PERMISSIONS"

@@ -1,0 +1,120 @@
+"""Forms: they parse and validate input for the views; the services do the work."""
+
+from datetime import timedelta
+
+from django import forms
+from django.utils import timezone
+
+from accounts.phone import normalize_phone
+from documents.models import SHARE_MAX_DAYS, Family, Permission, SecurityLevel, ShareAccess
+from documents.selectors import MAX_PAGE_SIZE, SORTS, DocumentFilters
+
+
+class DocumentFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    family = forms.ChoiceField(required=False, choices=[("", "Any type"), *Family.choices], label="Type")
+    category = forms.CharField(required=False, max_length=100)
+    tag = forms.CharField(required=False, max_length=50)
+    level = forms.ChoiceField(
+        required=False, choices=[("", "Any level"), *SecurityLevel.choices], label="Security level"
+    )
+    modified_from = forms.DateField(
+        required=False, label="Modified from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    modified_to = forms.DateField(required=False, label="Modified to", widget=forms.DateInput(attrs={"type": "date"}))
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Best match / newest"),
+            ("-modified", "Newest first"),
+            ("modified", "Oldest first"),
+            ("title", "Title A to Z"),
+            ("-title", "Title Z to A"),
+            ("-size", "Largest first"),
+            ("size", "Smallest first"),
+        ],
+    )
+    page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
+    per_page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE)
+
+    def filters(self) -> DocumentFilters:
+        data = self.cleaned_data
+        return DocumentFilters(
+            query=data.get("q", "").strip(),
+            family=data.get("family", ""),
+            category=data.get("category", "").strip(),
+            tag=data.get("tag", "").strip(),
+            security_level=data.get("level", ""),
+            modified_from=data.get("modified_from"),
+            modified_to=data.get("modified_to"),
+            sort=data.get("sort", "") if data.get("sort", "") in SORTS else "",
+        )
+
+
+class UploadMetadataForm(forms.Form):
+    title = forms.CharField(required=False, max_length=255, help_text="Only for a single file; default: its name.")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
+    category = forms.CharField(required=False, max_length=100)
+    tags = forms.CharField(required=False, max_length=500, help_text="Comma-separated.")
+    security_level = forms.ChoiceField(choices=SecurityLevel.choices, initial=SecurityLevel.INTERNAL)
+
+    def tag_list(self) -> list[str]:
+        return [t.strip() for t in self.cleaned_data.get("tags", "").split(",") if t.strip()]
+
+
+class VersionForm(forms.Form):
+    file = forms.FileField()
+    note = forms.CharField(required=False, max_length=255)
+
+
+def _default_expiry():
+    return (timezone.now() + timedelta(days=7)).date()
+
+
+class ShareForm(forms.Form):
+    access = forms.ChoiceField(choices=ShareAccess.choices, initial=ShareAccess.VIEW)
+    expires_on = forms.DateField(
+        initial=_default_expiry,
+        label="Expires on",
+        help_text=f"At most {SHARE_MAX_DAYS} days from today.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Optional; at least 8 characters. Tell it to the recipient another way.",
+    )
+    max_views = forms.IntegerField(required=False, min_value=1, max_value=10_000, label="Maximum views")
+    recipient_email = forms.EmailField(required=False, label="Recipient email (optional)")
+    recipient_phone = forms.CharField(required=False, max_length=32, label="Recipient phone")
+    require_login = forms.BooleanField(
+        required=False, label="Recipient must sign in with their phone", help_text="Needs the recipient's phone."
+    )
+
+    def clean_recipient_phone(self) -> str:
+        value = self.cleaned_data.get("recipient_phone", "").strip()
+        if not value:
+            return ""
+        return normalize_phone(value)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("require_login") and not data.get("recipient_phone"):
+            self.add_error("recipient_phone", "Enter the phone number of the person who must sign in.")
+        return data
+
+
+class ShareUpdateForm(forms.Form):
+    expires_on = forms.DateField(label="New expiry date", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class GrantForm(forms.Form):
+    recipient = forms.CharField(max_length=254, label="Phone number or email of a DocuID user")
+    permission = forms.ChoiceField(choices=Permission.choices, initial=Permission.VIEW)
+    expires_on = forms.DateField(
+        required=False, label="Until (optional)", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class SharePasswordForm(forms.Form):
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), max_length=200)

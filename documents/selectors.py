@@ -1,0 +1,287 @@
+"""Reads about documents, and the one place that decides who may see and do what.
+
+Deny by default: a document is visible to its owner and to holders of an
+unexpired grant, directly or through one of their groups — nobody else, staff
+included (staff reach content only through the admin's audited permission).
+Every list, search, detail, open, download, share and API view goes through
+`documents_visible_to` and `document_permissions`.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from functools import cache
+
+from django.contrib.auth import get_user_model
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db import connection
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from documents.models import PERMISSION_RANK, Document, DocumentVersion, Grant, Permission, Share, Tag
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+SORTS = {
+    "title": ("title", "id"),
+    "-title": ("-title", "-id"),
+    "modified": ("updated_at", "id"),
+    "-modified": ("-updated_at", "-id"),
+    "size": ("size", "id"),
+    "-size": ("-size", "-id"),
+}
+DEFAULT_SORT = "-modified"
+
+
+@dataclass(frozen=True)
+class DocumentPermissions:
+    view: bool = False
+    download: bool = False
+    share: bool = False
+    manage: bool = False  # the owner: new versions, delete, access list and history, share management
+
+    @classmethod
+    def from_rank(cls, rank: int) -> "DocumentPermissions":
+        return cls(view=rank >= 1, download=rank >= 2, share=rank >= 3)
+
+
+NO_PERMISSIONS = DocumentPermissions()
+OWNER_PERMISSIONS = DocumentPermissions(view=True, download=True, share=True, manage=True)
+
+
+def _is_signed_in(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False) and getattr(user, "is_active", False)
+
+
+def _active_grants_for(user, *, now: datetime) -> QuerySet[Grant]:
+    """The unexpired grants that reach `user`, directly or through a group they belong to."""
+    # group_id IN (the person's groups) rather than a join through auth_group: each side
+    # of the OR is then one index scan (grant_user_doc_idx, grant_group_doc_idx).
+    groups = get_user_model().groups.through.objects.filter(user_id=user.pk).values("group_id")
+    return Grant.objects.filter(
+        Q(user_id=user.pk) | Q(group_id__in=groups),
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+    )
+
+
+def documents_visible_to(user, *, now: datetime | None = None) -> QuerySet[Document]:
+    """Every document `user` may see: owned, or reached by an unexpired grant.
+
+    One query: the visible ids are a UNION of three index scans (owned; granted to the
+    person; granted to their groups), so PostgreSQL fetches just those rows by primary
+    key instead of testing every document in the archive against the grants.
+    """
+    if not _is_signed_in(user):
+        return Document.objects.none()
+    now = now or timezone.now()
+    params = [user.pk, user.pk, now, now, user.pk]
+    return Document.objects.filter(pk__in=RawSQL(_visible_ids_sql(), params))  # noqa: S611 — see _visible_ids_sql
+
+
+@cache
+def _visible_ids_sql() -> str:
+    # Written out once rather than composed by the ORM on every request: compiling the
+    # three-way UNION cost more than running it. Table and column names come from _meta.
+    quote = connection.ops.quote_name
+    memberships = get_user_model().groups.through._meta
+    member_table = quote(memberships.db_table)
+    member_user = quote(memberships.get_field("user").column)
+    member_group = quote(memberships.get_field("group").column)
+    doc, grant = quote(Document._meta.db_table), quote(Grant._meta.db_table)
+    unexpired = "(expires_at IS NULL OR expires_at > %s)"
+    return (
+        f"SELECT id FROM {doc} WHERE owner_id = %s"  # noqa: S608 — identifiers from _meta; values are bound
+        f" UNION SELECT document_id FROM {grant} WHERE user_id = %s AND {unexpired}"
+        f" UNION SELECT document_id FROM {grant} WHERE {unexpired} AND group_id IN"
+        f" (SELECT {member_group} FROM {member_table} WHERE {member_user} = %s)"
+    )
+
+
+def document_permissions(user, document: Document, *, now: datetime | None = None) -> DocumentPermissions:
+    """What `user` may do with `document` (all False when they may not see it)."""
+    if not _is_signed_in(user) or document is None or document.pk is None:
+        return NO_PERMISSIONS
+    if document.owner_id == user.pk:
+        return OWNER_PERMISSIONS
+    levels = _active_grants_for(user, now=now or timezone.now()).filter(document_id=document.pk)
+    rank = max((PERMISSION_RANK[Permission(p)] for p in levels.values_list("permission", flat=True)), default=0)
+    return DocumentPermissions.from_rank(rank)
+
+
+def document_get_visible(user, document_id) -> Document:
+    """The document if `user` may see it; Document.DoesNotExist otherwise (also for malformed ids)."""
+    try:
+        pk = int(document_id)
+    except (TypeError, ValueError):
+        raise Document.DoesNotExist from None
+    if pk <= 0 or pk > 2**63 - 1:
+        raise Document.DoesNotExist
+    return documents_visible_to(user).select_related("owner", "current_version").get(pk=pk)
+
+
+def document_exists(document_id) -> bool:
+    """Whether the id names a document at all: only to tell 'denied' from 'not found' in the audit trail."""
+    try:
+        pk = int(document_id)
+    except (TypeError, ValueError):
+        return False
+    return 0 < pk <= 2**63 - 1 and Document.objects.filter(pk=pk).exists()
+
+
+@dataclass(frozen=True)
+class DocumentFilters:
+    query: str = ""
+    family: str = ""
+    category: str = ""
+    tag: str = ""
+    security_level: str = ""
+    modified_from: date | None = None
+    modified_to: date | None = None
+    sort: str = ""  # "" means relevance when searching, else DEFAULT_SORT
+    # The API's search filters: any of these families, every one of these tags, owner name contains.
+    families: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    author: str = ""
+
+
+@dataclass
+class DocumentPage:
+    documents: list[Document]
+    number: int
+    per_page: int
+    has_next: bool
+    total: int | None = None  # counted only when asked (with_total): the API's pagination needs it
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def _search(queryset: QuerySet[Document], query: str) -> tuple[QuerySet[Document], bool]:
+    """Full-text search with ranking on PostgreSQL; plain substring matching elsewhere (SQLite)."""
+    if connection.vendor == "postgresql":
+        search = SearchQuery(query, search_type="websearch", config="english")
+        ranked = queryset.filter(search_vector=search).annotate(rank=SearchRank(F("search_vector"), search))
+        return ranked, True
+    tag_match = Tag.objects.filter(documents=OuterRef("pk"), name__icontains=query)
+    matched = queryset.filter(
+        Q(title__icontains=query) | Q(description__icontains=query) | Q(category__icontains=query) | Exists(tag_match)
+    )
+    return matched, False
+
+
+def documents_list(
+    user, *, filters: DocumentFilters, page: int = 1, per_page: int = DEFAULT_PAGE_SIZE, with_total: bool = False
+) -> DocumentPage:
+    """One page of the documents `user` may see, filtered, searched and sorted.
+
+    No COUNT over the whole result: a page fetches one row more than it shows to
+    know whether a next page exists, so its cost does not grow with the archive.
+    """
+    per_page = max(1, min(int(per_page), MAX_PAGE_SIZE))
+    page = max(1, int(page))
+    queryset = documents_visible_to(user)
+    if filters.family:
+        queryset = queryset.filter(family=filters.family)
+    if filters.category:
+        queryset = queryset.filter(category__iexact=filters.category)
+    if filters.tag:
+        queryset = queryset.filter(Exists(Tag.objects.filter(documents=OuterRef("pk"), name=filters.tag.lower())))
+    if filters.security_level:
+        queryset = queryset.filter(security_level=filters.security_level)
+    if filters.families:
+        queryset = queryset.filter(family__in=filters.families)
+    for tag in filters.tags:
+        queryset = queryset.filter(Exists(Tag.objects.filter(documents=OuterRef("pk"), name=tag.lower())))
+    if filters.author:
+        queryset = queryset.filter(owner__name__icontains=filters.author)
+    tz = timezone.get_current_timezone()
+    if filters.modified_from:
+        queryset = queryset.filter(updated_at__gte=datetime.combine(filters.modified_from, time.min, tzinfo=tz))
+    if filters.modified_to:
+        queryset = queryset.filter(updated_at__lte=datetime.combine(filters.modified_to, time.max, tzinfo=tz))
+    ranked = False
+    if filters.query:
+        queryset, ranked = _search(queryset, filters.query)
+    if ranked and not filters.sort:
+        queryset = queryset.order_by("-rank", "-updated_at", "-id")
+    else:
+        queryset = queryset.order_by(*SORTS.get(filters.sort, SORTS[DEFAULT_SORT]))
+    total = queryset.count() if with_total else None
+    offset = (page - 1) * per_page
+    rows = list(
+        queryset.select_related("owner")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+        .defer("search_vector", "description")[offset : offset + per_page + 1]
+    )
+    return DocumentPage(
+        documents=rows[:per_page], number=page, per_page=per_page, has_next=len(rows) > per_page, total=total
+    )
+
+
+def document_versions(document: Document) -> QuerySet[DocumentVersion]:
+    return document.versions.select_related("author").order_by("-number")
+
+
+def document_version_get(document: Document, number) -> DocumentVersion:
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        raise DocumentVersion.DoesNotExist from None
+    return document.versions.get(number=number)
+
+
+def document_grants(document: Document) -> QuerySet[Grant]:
+    return document.grants.select_related("user", "group").order_by("-created_at")
+
+
+def document_grant_get(document: Document, grant_id) -> Grant:
+    """One grant on `document` (the caller has already been allowed to manage it)."""
+    return document.grants.select_related("document").get(pk=int(grant_id))
+
+
+def document_access_history(document: Document, *, limit: int = 50):
+    """The document's recent audit events (who viewed, opened, downloaded, shared it)."""
+    from audit.selectors import audit_events_for_target
+
+    return audit_events_for_target(target=document).select_related(None)[:limit]
+
+
+def shares_created_by(user) -> QuerySet[Share]:
+    """The share links `user` made (owners manage their own links only)."""
+    if not _is_signed_in(user):
+        return Share.objects.none()
+    return Share.objects.filter(created_by_id=user.pk).select_related("document").order_by("-created_at")
+
+
+def share_get_manageable(user, share_id) -> Share:
+    """A share `user` may change: one they made, or any link to a document they own."""
+    if not _is_signed_in(user):
+        raise Share.DoesNotExist
+    try:
+        pk = int(share_id)
+    except (TypeError, ValueError):
+        raise Share.DoesNotExist from None
+    return (
+        Share.objects.select_related("document")
+        .filter(Q(created_by_id=user.pk) | Q(document__owner_id=user.pk))
+        .get(pk=pk)
+    )
+
+
+def document_shares(document: Document) -> QuerySet[Share]:
+    return document.shares.select_related("created_by").order_by("-created_at")
+
+
+def share_get_by_token(token: str) -> Share | None:
+    """The share whose link carries `token`, whatever its state; None for an unknown token."""
+    from documents.tokens import default_share_token_generator
+
+    if not token or len(token) > 200:
+        return None
+    token_hash = default_share_token_generator.hash(token)
+    return (
+        Share.objects.select_related("document", "document__current_version", "created_by")
+        .filter(token_hash=token_hash)
+        .first()
+    )

@@ -1,0 +1,265 @@
+"""Share links: making and managing them (owners), and using them (anyone with the link, /s/<token>)."""
+
+from datetime import datetime, time
+
+import segno
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from audit.actions import Outcome
+from documents import http, previews, selectors, services, throttle
+from documents.errors import DocumentError
+from documents.forms import ShareForm, SharePasswordForm, ShareUpdateForm
+from documents.models import Family, Share, ShareAccess
+from documents.views import INLINE_FAMILIES, _error, _visible_or_404
+
+SESSION_KEY = "docuid_unlocked_shares"
+VIEWED_KEY = "docuid_viewed_shares"
+
+
+def _end_of_day(day) -> datetime:
+    return datetime.combine(day, time(23, 59, 59), tzinfo=timezone.get_current_timezone())
+
+
+# --- Owners: create, list, extend / shorten, revoke -----------------------------------
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def share_create(request: HttpRequest, pk: int) -> HttpResponse:
+    document = _visible_or_404(request, pk)
+    if not selectors.document_permissions(request.user, document).share:
+        return _error(request, 403, "Not allowed", "You may not share this document.")
+    form = ShareForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            share, token = services.share_create(
+                acting_user=request.user,
+                document=document,
+                access=data["access"],
+                expires_at=_end_of_day(data["expires_on"]),
+                password=data["password"],
+                recipient_email=data["recipient_email"],
+                recipient_phone=data["recipient_phone"],
+                require_login=data["require_login"],
+                max_views=data["max_views"],
+                request=request,
+            )
+        except DocumentError as exc:
+            form.add_error(None, exc.message)
+        else:
+            # The token exists only in this response: it is stored hashed and cannot be shown again.
+            link = request.build_absolute_uri(reverse("share:link", args=[token]))
+            qr = segno.make(link, error="m")
+            return render(
+                request,
+                "documents/share_created.html",
+                {"share": share, "document": document, "link": link, "qr_data_uri": qr.svg_data_uri(scale=4)},
+            )
+    status = 400 if request.method == "POST" else 200
+    return render(request, "documents/share_form.html", {"form": form, "document": document}, status=status)
+
+
+@login_required
+def share_list(request: HttpRequest) -> HttpResponse:
+    shares = list(selectors.shares_created_by(request.user)[:200])
+    now = timezone.now()
+    rows = [
+        {"share": s, "state": s.state(now), "form": ShareUpdateForm(initial={"expires_on": s.expires_at.date()})}
+        for s in shares
+    ]
+    return render(request, "documents/share_list.html", {"rows": rows})
+
+
+def _manageable_or_404(request: HttpRequest, share_id: int) -> Share:
+    try:
+        return selectors.share_get_manageable(request.user, share_id)
+    except Share.DoesNotExist:
+        raise Http404("No such share.") from None
+
+
+def _back(request: HttpRequest, share: Share) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target == "detail":
+        return redirect("documents:detail", pk=share.document_id)
+    return redirect("documents:shares")
+
+
+@login_required
+@require_POST
+def share_update(request: HttpRequest, share_id: int) -> HttpResponse:
+    share = _manageable_or_404(request, share_id)
+    form = ShareUpdateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a valid date.")
+        return _back(request, share)
+    try:
+        services.share_update(
+            acting_user=request.user,
+            share=share,
+            expires_at=_end_of_day(form.cleaned_data["expires_on"]),
+            request=request,
+        )
+    except DocumentError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"The link now expires on {form.cleaned_data['expires_on']:%Y-%m-%d}.")
+    return _back(request, share)
+
+
+@login_required
+@require_POST
+def share_revoke(request: HttpRequest, share_id: int) -> HttpResponse:
+    share = _manageable_or_404(request, share_id)
+    services.share_revoke(acting_user=request.user, share=share, request=request)
+    messages.success(request, "The link is revoked; it no longer opens the document.")
+    return _back(request, share)
+
+
+# --- Anyone with the link ---------------------------------------------------------------
+
+GONE_MESSAGES = {
+    "revoked": "The person who shared this document has revoked the link.",
+    "expired": "This link has expired. Ask the person who shared it for a new one.",
+    "used_up": "This link has been used as many times as it allows. Ask for a new one.",
+}
+
+
+def _gone(request: HttpRequest, state: str) -> HttpResponse:
+    return render(request, "documents/share_gone.html", {"message": GONE_MESSAGES[state], "state": state}, status=410)
+
+
+def _unlocked(request: HttpRequest, share: Share) -> bool:
+    return not share.has_password or share.pk in request.session.get(SESSION_KEY, [])
+
+
+def _is_continuation(request: HttpRequest) -> bool:
+    """A range request for the rest of a file (not its start): part of a view already counted."""
+    header = request.headers.get("Range", "").replace(" ", "")
+    return bool(header) and not header.startswith("bytes=0-")
+
+
+def _resolve(request: HttpRequest, token: str, kind: str) -> Share | HttpResponse:
+    """The usable share behind `token`, or the response that refuses it (audited)."""
+    share = selectors.share_get_by_token(token)
+    if share is None:
+        raise Http404("No such link.")
+    state = share.state()
+    # A link lives only as long as its maker may share: a grantee's links die with their grant.
+    if state == "active" and not selectors.document_permissions(share.created_by, share.document).share:
+        state = "revoked"
+    # The browser that used the last view may still fetch the rest of that file by ranges.
+    if state == "used_up" and _is_continuation(request) and share.pk in request.session.get(VIEWED_KEY, []):
+        state = "active"
+    if state != "active":
+        services.share_access_record(
+            share=share, kind=kind, outcome=Outcome.FAILURE, reason=state, actor=request.user, request=request
+        )
+        return _gone(request, state)
+    if share.require_login:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if request.user.phone_number != share.recipient_phone:
+            services.share_access_record(
+                share=share,
+                kind=kind,
+                outcome=Outcome.FAILURE,
+                reason="wrong_person",
+                actor=request.user,
+                request=request,
+            )
+            return _error(request, 403, "Not for you", "This link was shared with someone else.")
+    return share
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def share_link(request: HttpRequest, token: str) -> HttpResponse:
+    resolved = _resolve(request, token, "page")
+    if isinstance(resolved, HttpResponse):
+        return resolved
+    share = resolved
+    form = SharePasswordForm(request.POST or None)
+    if not _unlocked(request, share):
+        if request.method == "POST":
+            if throttle.share_password_locked(share.pk):
+                services.share_access_record(
+                    share=share, kind="password", outcome=Outcome.FAILURE, reason="rate_limited", request=request
+                )
+                return _error(request, 429, "Too many attempts", "Too many wrong passwords. Try again later.")
+            if form.is_valid() and services.share_password_matches(share, form.cleaned_data["password"]):
+                request.session.cycle_key()
+                request.session[SESSION_KEY] = [*request.session.get(SESSION_KEY, []), share.pk]
+                services.share_access_record(share=share, kind="password", actor=request.user, request=request)
+                return redirect(request.path)
+            throttle.share_password_failed(share.pk)
+            services.share_access_record(
+                share=share,
+                kind="password",
+                outcome=Outcome.FAILURE,
+                reason="wrong_password",
+                actor=request.user,
+                request=request,
+            )
+            form = SharePasswordForm()
+            return render(
+                request, "documents/share_link.html", {"share": share, "form": form, "wrong": True}, status=403
+            )
+        return render(request, "documents/share_link.html", {"share": share, "form": form})
+    services.share_access_record(share=share, kind="page", actor=request.user, request=request)
+    return render(request, "documents/share_link.html", {"share": share, "document": share.document, "token": token})
+
+
+def _content(request: HttpRequest, token: str, kind: str) -> HttpResponse:
+    resolved = _resolve(request, token, kind)
+    if isinstance(resolved, HttpResponse):
+        return resolved
+    share = resolved
+    if not _unlocked(request, share):
+        return redirect("share:link", token=token)
+    if kind == "download" and share.access != ShareAccess.DOWNLOAD:
+        services.share_access_record(
+            share=share, kind=kind, outcome=Outcome.FAILURE, reason="view_only", actor=request.user, request=request
+        )
+        return _error(request, 403, "Not allowed", "This link lets you view the document, not download it.")
+    version = share.document.current_version
+    if version is None:
+        raise Http404("No content.")
+    # A viewer fetching the rest of a file by ranges is still one view — but only the
+    # browser that was counted: a range that skips byte 0 must not be a free view.
+    first_request = not (_is_continuation(request) and share.pk in request.session.get(VIEWED_KEY, []))
+    if not services.share_access_record(
+        share=share, kind=kind, actor=request.user, request=request, count_view=first_request
+    ):
+        return _gone(request, "used_up")
+    if first_request:
+        request.session[VIEWED_KEY] = [*request.session.get(VIEWED_KEY, [])[-50:], share.pk]
+    if kind == "download":
+        return http.file_response(request, version, as_attachment=True)
+    if share.document.family in INLINE_FAMILIES:
+        csp = http.INLINE_PDF_CSP if share.document.family == Family.PDF else http.INLINE_IMAGE_CSP
+        return http.file_response(request, version, as_attachment=False, extra_headers={"Content-Security-Policy": csp})
+    return render(
+        request,
+        "documents/share_open.html",
+        {"share": share, "document": share.document, "preview": previews.text_preview(version), "token": token},
+    )
+
+
+@never_cache
+def share_open(request: HttpRequest, token: str) -> HttpResponse:
+    return _content(request, token, "open")
+
+
+@never_cache
+def share_download(request: HttpRequest, token: str) -> HttpResponse:
+    return _content(request, token, "download")

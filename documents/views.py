@@ -1,0 +1,409 @@
+"""Document pages for signed-in people: list and search, detail, upload, open, download, grants.
+
+Thin: parse input, call a selector or a service, shape the response. Who may see
+what is decided by documents.selectors only; an invisible document is a 404.
+"""
+
+from datetime import datetime, time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.phone import normalize_phone
+from audit.actions import Action, Outcome
+from documents import http, previews, selectors, services
+from documents.errors import DocumentError, DuplicateDocument, UploadTooLarge
+from documents.forms import DocumentFilterForm, GrantForm, UploadMetadataForm, VersionForm
+from documents.models import Document, DocumentVersion, Family, Grant
+
+INLINE_FAMILIES = {Family.PDF, Family.IMAGE}
+FILTER_CHOICES = {
+    name: DocumentFilterForm.base_fields[field].choices
+    for name, field in (("family", "family"), ("level", "level"), ("sort", "sort"))
+}
+MULTIPART_OVERHEAD = 1024 * 1024
+
+
+def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+    context = {"status": status, "title": title, "message": message, "request_id": getattr(request, "request_id", "")}
+    return render(request, "error.html", context, status=status)
+
+
+def _visible_or_404(request: HttpRequest, pk, *, audit_action: str | None = None) -> Document:
+    """The document if the caller may see it; otherwise Http404 (audited when `audit_action` is given)."""
+    try:
+        return selectors.document_get_visible(request.user, pk)
+    except Document.DoesNotExist:
+        if audit_action:
+            reason = "denied" if selectors.document_exists(pk) else "not_found"
+            services.document_access_record(
+                action=audit_action,
+                actor=request.user,
+                document_id=pk,
+                outcome=Outcome.FAILURE,
+                reason=reason,
+                request=request,
+            )
+        raise Http404("No such document.") from None
+
+
+def _end_of_day(day) -> datetime:
+    return datetime.combine(day, time(23, 59, 59), tzinfo=timezone.get_current_timezone())
+
+
+# --- List and search ---------------------------------------------------------------
+
+
+@login_required
+def document_list(request: HttpRequest) -> HttpResponse:
+    form = DocumentFilterForm(request.GET)
+    if form.is_valid():
+        filters = form.filters()
+        page_number = form.cleaned_data.get("page") or 1
+        per_page = form.cleaned_data.get("per_page") or selectors.DEFAULT_PAGE_SIZE
+    else:
+        filters, page_number, per_page = selectors.DocumentFilters(), 1, selectors.DEFAULT_PAGE_SIZE
+    page = selectors.documents_list(request.user, filters=filters, page=page_number, per_page=per_page)
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "documents/list.html",
+        {"form": form, "page": page, "filters": filters, "querystring": params.urlencode(), "choices": FILTER_CHOICES},
+    )
+
+
+# --- Detail ------------------------------------------------------------------------
+
+
+@login_required
+def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    document = _visible_or_404(request, pk, audit_action=Action.DOCUMENT_VIEW)
+    permissions = selectors.document_permissions(request.user, document)
+    services.document_access_record(action=Action.DOCUMENT_VIEW, actor=request.user, document=document, request=request)
+    context = {
+        "document": document,
+        "permissions": permissions,
+        "tags": list(document.tags.all()),
+        "versions": list(selectors.document_versions(document)) if permissions.manage else [],
+    }
+    if permissions.manage:
+        context |= {
+            "grants": list(selectors.document_grants(document)),
+            "shares": list(selectors.document_shares(document)),
+            "history": list(selectors.document_access_history(document)),
+            "grant_form": GrantForm(),
+            "version_form": VersionForm(),
+        }
+    elif permissions.share:
+        context["grant_form"] = GrantForm()
+    return render(request, "documents/detail.html", context)
+
+
+# --- Upload --------------------------------------------------------------------------
+
+
+class SizeLimitUploadHandler(FileUploadHandler):
+    """Stops reading the body as soon as one file passes the limit, instead of spooling it all to disk."""
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > services.max_upload_bytes():
+            self.request.docuid_too_large = self.file_name
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
+def _too_large(request: HttpRequest, name: str = "") -> HttpResponse:
+    limit = settings.DOCUID_MAX_UPLOAD_MB
+    what = f"'{name}' is" if name else "The upload is"
+    message = f"{what} larger than the {limit} MB limit per file. Split it or compress it, then try again."
+    if _wants_json(request):
+        return JsonResponse({"success": False, "error": "DOCUMENT_TOO_LARGE", "message": message}, status=413)
+    return _error(request, 413, "File too large", message)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@csrf_exempt  # the CSRF check runs in _upload, after our upload handler is installed
+@login_required
+def document_upload(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        limit = services.max_upload_bytes() * settings.DOCUID_MAX_FILES_PER_UPLOAD + MULTIPART_OVERHEAD
+        try:
+            content_length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            content_length = 0
+        if content_length > limit:
+            return _too_large(request)
+        request.upload_handlers.insert(0, SizeLimitUploadHandler(request))
+    return _upload(request)
+
+
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def _upload(request: HttpRequest) -> HttpResponse:
+    form = UploadMetadataForm(request.POST or None)
+    if request.method == "GET":
+        return render(request, "documents/upload.html", {"form": form, "max_mb": settings.DOCUID_MAX_UPLOAD_MB})
+    if getattr(request, "docuid_too_large", None) is not None:
+        return _too_large(request, request.docuid_too_large)
+    files = request.FILES.getlist("files")
+    if not form.is_valid() or not files or len(files) > settings.DOCUID_MAX_FILES_PER_UPLOAD:
+        if not files:
+            form.add_error(None, "Choose at least one file.")
+        elif len(files) > settings.DOCUID_MAX_FILES_PER_UPLOAD:
+            form.add_error(None, f"At most {settings.DOCUID_MAX_FILES_PER_UPLOAD} files at once.")
+        if _wants_json(request):
+            return JsonResponse(
+                {
+                    "success": False,
+                    "error": "VALIDATION_ERROR",
+                    "message": " ".join(form.non_field_errors()) or "Check the form.",
+                    "details": form.errors.get_json_data(),
+                },
+                status=400,
+            )
+        return render(
+            request, "documents/upload.html", {"form": form, "max_mb": settings.DOCUID_MAX_UPLOAD_MB}, status=400
+        )
+    results = []
+    for upload in files:
+        try:
+            document = services.document_upload(
+                acting_user=request.user,
+                file=upload,
+                name=upload.name,
+                title=form.cleaned_data["title"] if len(files) == 1 else "",
+                description=form.cleaned_data["description"],
+                category=form.cleaned_data["category"],
+                tags=form.tag_list(),
+                security_level=form.cleaned_data["security_level"],
+                request=request,
+            )
+        except DocumentError as exc:
+            result = {"name": upload.name, "ok": False, "error": exc.code, "message": exc.message}
+            if isinstance(exc, DuplicateDocument):
+                result["url"] = reverse("documents:detail", args=[exc.existing.pk])
+            results.append(result)
+        else:
+            results.append(
+                {
+                    "name": upload.name,
+                    "ok": True,
+                    "id": document.pk,
+                    "url": reverse("documents:detail", args=[document.pk]),
+                }
+            )
+    succeeded = [r for r in results if r["ok"]]
+    status = 200 if succeeded else (413 if all(r["error"] == UploadTooLarge.code for r in results) else 400)
+    if _wants_json(request):
+        return JsonResponse({"success": bool(succeeded), "results": results}, status=status if not succeeded else 201)
+    if len(results) == 1 and succeeded:
+        messages.success(request, f"Uploaded “{files[0].name}”.")
+        return redirect(succeeded[0]["url"])
+    return render(
+        request,
+        "documents/upload.html",
+        {"form": UploadMetadataForm(), "results": results, "max_mb": settings.DOCUID_MAX_UPLOAD_MB},
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def version_add(request: HttpRequest, pk: int) -> HttpResponse:
+    document = _visible_or_404(request, pk)
+    if not selectors.document_permissions(request.user, document).manage:
+        return _error(request, 403, "Not allowed", "Only the owner can add versions.")
+    form = VersionForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a file for the new version.")
+        return redirect("documents:detail", pk=document.pk)
+    try:
+        version = services.document_version_add(
+            acting_user=request.user,
+            document=document,
+            file=form.cleaned_data["file"],
+            name=form.cleaned_data["file"].name,
+            note=form.cleaned_data["note"],
+            request=request,
+        )
+    except DocumentError as exc:
+        messages.error(request, exc.message)
+        status = 413 if isinstance(exc, UploadTooLarge) else 400
+        return (
+            _error(request, status, "Version not added", exc.message)
+            if status == 413
+            else redirect("documents:detail", pk=document.pk)
+        )
+    messages.success(request, f"Version {version.number} added.")
+    return redirect("documents:detail", pk=document.pk)
+
+
+@login_required
+@require_POST
+def document_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    document = _visible_or_404(request, pk)
+    if not selectors.document_permissions(request.user, document).manage:
+        return _error(request, 403, "Not allowed", "Only the owner can delete this document.")
+    title = document.title
+    services.document_delete(acting_user=request.user, document=document, request=request)
+    messages.success(request, f"Deleted “{title}”.")
+    return redirect("documents:list")
+
+
+# --- Open and download -------------------------------------------------------------
+
+
+@login_required
+def document_open(request: HttpRequest, pk: int) -> HttpResponse:
+    document = _visible_or_404(request, pk, audit_action=Action.DOCUMENT_OPEN)
+    version = document.current_version
+    if version is None:
+        raise Http404("No content.")
+    permissions = selectors.document_permissions(request.user, document)
+    services.document_access_record(
+        action=Action.DOCUMENT_OPEN,
+        actor=request.user,
+        document=document,
+        request=request,
+        data={"version": version.number},
+    )
+    if document.family in INLINE_FAMILIES:
+        csp = http.INLINE_PDF_CSP if document.family == Family.PDF else http.INLINE_IMAGE_CSP
+        return http.file_response(request, version, as_attachment=False, extra_headers={"Content-Security-Policy": csp})
+    preview = previews.text_preview(version)
+    return render(
+        request,
+        "documents/open.html",
+        {"document": document, "version": version, "preview": preview, "permissions": permissions},
+    )
+
+
+def _download(request: HttpRequest, document: Document, version: DocumentVersion) -> HttpResponse:
+    if not selectors.document_permissions(request.user, document).download:
+        services.document_access_record(
+            action=Action.DOCUMENT_DOWNLOAD,
+            actor=request.user,
+            document=document,
+            outcome=Outcome.FAILURE,
+            reason="denied",
+            request=request,
+        )
+        return _error(request, 403, "Not allowed", "You may view this document but not download it.")
+    services.document_access_record(
+        action=Action.DOCUMENT_DOWNLOAD,
+        actor=request.user,
+        document=document,
+        request=request,
+        data={"version": version.number, "range": bool(request.headers.get("Range"))},
+    )
+    return http.file_response(request, version, as_attachment=True)
+
+
+@login_required
+def document_download(request: HttpRequest, pk: int) -> HttpResponse:
+    document = _visible_or_404(request, pk, audit_action=Action.DOCUMENT_DOWNLOAD)
+    if document.current_version is None:
+        raise Http404("No content.")
+    return _download(request, document, document.current_version)
+
+
+@login_required
+def version_download(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    document = _visible_or_404(request, pk, audit_action=Action.DOCUMENT_DOWNLOAD)
+    # Earlier versions are the owner's working history; grantees get the current one.
+    if not selectors.document_permissions(request.user, document).manage:
+        return _error(request, 403, "Not allowed", "Only the owner can download earlier versions.")
+    try:
+        version = selectors.document_version_get(document, number)
+    except DocumentVersion.DoesNotExist:
+        raise Http404("No such version.") from None
+    return _download(request, document, version)
+
+
+# --- Access for registered people --------------------------------------------------
+
+
+def _find_recipient(text: str):
+    User = get_user_model()
+    text = text.strip()
+    if "@" in text:
+        return User.objects.filter(email__iexact=text, is_active=True).first()
+    try:
+        phone = normalize_phone(text)
+    except ValidationError:
+        return None
+    return User.objects.filter(phone_number=phone, is_active=True).first()
+
+
+@login_required
+@require_POST
+def grant_create(request: HttpRequest, pk: int) -> HttpResponse:
+    document = _visible_or_404(request, pk)
+    permissions = selectors.document_permissions(request.user, document)
+    if not permissions.share:
+        return _error(request, 403, "Not allowed", "You may not share this document.")
+    form = GrantForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a phone number or email and a permission.")
+        return redirect("documents:detail", pk=document.pk)
+    recipient = _find_recipient(form.cleaned_data["recipient"])
+    permission = form.cleaned_data["permission"]
+    if recipient is None:
+        # Same message whoever typed what: the form must not reveal who has an account.
+        messages.error(request, "No DocuID user with that phone number or email. Share a link instead.")
+        return redirect("documents:detail", pk=document.pk)
+    if not permissions.manage and permission == "share":
+        messages.error(request, "Only the owner can let others share.")
+        return redirect("documents:detail", pk=document.pk)
+    expires_on = form.cleaned_data.get("expires_on")
+    try:
+        services.grant_add(
+            acting_user=request.user,
+            document=document,
+            user=recipient,
+            permission=permission,
+            expires_at=_end_of_day(expires_on) if expires_on else None,
+            request=request,
+        )
+    except DocumentError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{recipient.name} now has access.")
+    return redirect("documents:detail", pk=document.pk)
+
+
+@login_required
+@require_POST
+def grant_delete(request: HttpRequest, pk: int, grant_id: int) -> HttpResponse:
+    document = _visible_or_404(request, pk)
+    if not selectors.document_permissions(request.user, document).manage:
+        return _error(request, 403, "Not allowed", "Only the owner can remove access.")
+    try:
+        grant = selectors.document_grant_get(document, grant_id)
+    except Grant.DoesNotExist:
+        raise Http404("No such grant.") from None
+    services.grant_remove(acting_user=request.user, grant=grant, request=request)
+    messages.success(request, "Access removed.")
+    return redirect("documents:detail", pk=document.pk)

@@ -1,0 +1,166 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from documents import selectors, services
+from documents.models import Permission
+from documents.selectors import DocumentFilters, document_permissions, documents_list, documents_visible_to
+from tests.factories import UserFactory, make_document
+
+pytestmark = pytest.mark.django_db
+
+
+def grant(document, *, to=None, group=None, permission=Permission.VIEW, expires_at=None):
+    return services.grant_add(
+        acting_user=document.owner,
+        document=document,
+        user=to,
+        group=group,
+        permission=permission,
+        expires_at=expires_at,
+        notify=False,
+    )
+
+
+def test_a_document_is_visible_to_its_owner_only_by_default(owner, other, staff, document):
+    assert list(documents_visible_to(owner)) == [document]
+    assert list(documents_visible_to(other)) == []
+    assert list(documents_visible_to(staff)) == []
+
+
+def test_an_anonymous_visitor_sees_nothing(document):
+    from django.contrib.auth.models import AnonymousUser
+
+    assert list(documents_visible_to(AnonymousUser())) == []
+    assert document_permissions(AnonymousUser(), document) == selectors.NO_PERMISSIONS
+
+
+def test_a_superuser_does_not_see_other_peoples_documents(document):
+    boss = UserFactory(is_staff=True, is_superuser=True)
+    assert list(documents_visible_to(boss)) == []
+
+
+def test_a_direct_grant_makes_a_document_visible(other, document):
+    grant(document, to=other)
+    assert list(documents_visible_to(other)) == [document]
+
+
+def test_a_group_grant_makes_a_document_visible_to_members_only(other, group, document):
+    grant(document, group=group)
+    outsider = UserFactory()
+    other.groups.add(group)
+    assert list(documents_visible_to(other)) == [document]
+    assert list(documents_visible_to(outsider)) == []
+
+
+def test_an_expired_grant_gives_nothing(other, document):
+    g = grant(document, to=other, expires_at=timezone.now() + timedelta(hours=1))
+    assert document_permissions(other, document).view
+    later = timezone.now() + timedelta(hours=2)
+    assert list(documents_visible_to(other, now=later)) == []
+    assert document_permissions(other, document, now=later) == selectors.NO_PERMISSIONS
+    assert g.pk
+
+
+def test_an_inactive_person_sees_nothing_even_their_own(owner, document):
+    owner.is_active = False
+    assert list(documents_visible_to(owner)) == []
+
+
+def test_a_group_grant_and_a_direct_grant_give_the_higher_permission(other, group, document):
+    other.groups.add(group)
+    grant(document, to=other, permission=Permission.VIEW)
+    grant(document, group=group, permission=Permission.DOWNLOAD)
+    permissions = document_permissions(other, document)
+    assert (permissions.view, permissions.download, permissions.share, permissions.manage) == (True, True, False, False)
+
+
+def test_a_document_reached_by_two_grants_is_listed_once(other, group, document):
+    other.groups.add(group)
+    grant(document, to=other)
+    grant(document, group=group)
+    assert len(documents_list(other, filters=DocumentFilters()).documents) == 1
+
+
+def test_the_owner_has_every_permission(owner, document):
+    assert document_permissions(owner, document) == selectors.OWNER_PERMISSIONS
+
+
+def test_search_matches_title_description_category_and_tags(owner):
+    a = make_document(owner, title="Lease agreement")
+    b = make_document(owner, description="the garden lease")
+    c = make_document(owner, category="Leases")
+    d = make_document(owner, tags=["lease"])
+    make_document(owner, title="Unrelated")
+    found = documents_list(owner, filters=DocumentFilters(query="lease")).documents
+    assert set(found) == {a, b, c, d}
+
+
+def test_filters_narrow_by_type_category_tag_and_level(owner):
+    from documents import samples
+
+    pdf = make_document(owner, category="Reports", tags=["q1"], security_level="confidential")
+    make_document(owner, name="n.txt", data=b"notes\n", category="Reports")
+    assert documents_list(owner, filters=DocumentFilters(family="pdf")).documents == [pdf]
+    assert documents_list(owner, filters=DocumentFilters(tag="Q1")).documents == [pdf]
+    assert documents_list(owner, filters=DocumentFilters(security_level="confidential")).documents == [pdf]
+    assert len(documents_list(owner, filters=DocumentFilters(category="reports")).documents) == 2
+    assert samples  # the generator module is what make_document uses
+
+
+def test_a_date_range_filter_keeps_documents_modified_within_it(owner):
+    old = make_document(owner)
+    old.updated_at = timezone.now() - timedelta(days=30)
+    old.save(update_fields=["updated_at"])
+    new = make_document(owner)
+    today = timezone.now().date()
+    assert documents_list(owner, filters=DocumentFilters(modified_from=today)).documents == [new]
+    assert documents_list(owner, filters=DocumentFilters(modified_to=today - timedelta(days=1))).documents == [old]
+
+
+def test_sorting_by_title_and_size(owner):
+    b = make_document(owner, title="Bravo", name="b.txt", data=b"bb\n")
+    a = make_document(owner, title="Alpha", name="a.txt", data=b"aaaaaa\n")
+    assert documents_list(owner, filters=DocumentFilters(sort="title")).documents == [a, b]
+    assert documents_list(owner, filters=DocumentFilters(sort="-size")).documents == [a, b]
+
+
+def test_pages_hold_at_most_the_page_size_and_say_whether_more_follow(owner):
+    for i in range(5):
+        make_document(owner, name=f"{i}.txt", data=f"{i}\n".encode())
+    first = documents_list(owner, filters=DocumentFilters(), page=1, per_page=2)
+    last = documents_list(owner, filters=DocumentFilters(), page=3, per_page=2)
+    assert (len(first.documents), first.has_next, len(last.documents), last.has_next) == (2, True, 1, False)
+
+
+def test_the_page_size_is_capped_at_one_hundred(owner):
+    assert documents_list(owner, filters=DocumentFilters(), per_page=10_000).per_page == 100
+
+
+def test_a_page_costs_the_same_queries_whatever_its_size(owner, other, group, django_assert_max_num_queries):
+    other.groups.add(group)
+    for i in range(30):
+        document = make_document(owner, name=f"{i}.txt", data=f"{i}\n".encode(), tags=["a", f"t{i}"])
+        grant(document, to=other if i % 2 else None, group=None if i % 2 else group)
+    with django_assert_max_num_queries(2):
+        page = documents_list(other, filters=DocumentFilters(tag="a"), per_page=100)
+        rows = [(d.title, d.owner.name, [t.name for t in d.tags.all()]) for d in page.documents]
+    assert len(rows) == 30
+
+
+def test_postgres_search_ranks_a_title_match_above_a_description_match(postgres, owner):
+    in_description = make_document(owner, title="Minutes", description="we discussed the invoice backlog")
+    in_title = make_document(owner, title="Invoice March")
+    found = documents_list(owner, filters=DocumentFilters(query="invoice")).documents
+    assert found == [in_title, in_description]
+
+
+def test_postgres_search_understands_word_forms(postgres, owner):
+    document = make_document(owner, title="Contracts signed in 2026")
+    assert documents_list(owner, filters=DocumentFilters(query="contract")).documents == [document]
+
+
+def test_postgres_search_finds_tags_added_at_upload(postgres, owner):
+    document = make_document(owner, title="Scan", tags=["passport"])
+    assert documents_list(owner, filters=DocumentFilters(query="passport")).documents == [document]
