@@ -5,6 +5,7 @@ import time
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.utils.functional import SimpleLazyObject
+from django_prometheus import middleware as django_prometheus_middleware
 
 from docuid.metrics import KNOWN_METHODS, observe_request
 from docuid.request_context import clean_request_id, request_id_var, user_id_var
@@ -88,3 +89,42 @@ class LatencyMiddleware:
         finally:
             user_id_var.reset(user_token)
         return response
+
+
+class _DiscardedMetric:
+    """Accepts django-prometheus' calls for a family DocuID does not export."""
+
+    def labels(self, *args, **kwargs) -> "_DiscardedMetric":
+        return self
+
+    def inc(self, *args, **kwargs) -> None:
+        pass
+
+    def observe(self, *args, **kwargs) -> None:
+        pass
+
+
+class LeanDjangoMetrics(django_prometheus_middleware.Metrics):
+    """django-prometheus' request metrics without its per-view and per-template families.
+
+    api_latency_ms already gives per-route latency, counts and status classes; the
+    per-view families repeated that for every URL name x method x status (x 26
+    buckets), which multiplied the series count and made a scrape under gunicorn's
+    multiprocess mode take seconds (bench/metrics.py). A discarded family is not even
+    created: in multiprocess mode any created metric would still be written to disk.
+    """
+
+    _instance = None
+
+    def register_metric(self, metric_cls, name, documentation, labelnames=(), **kwargs):
+        if "by_view" in name or "templatename" in name:
+            return _DiscardedMetric()
+        return super().register_metric(metric_cls, name, documentation, labelnames=labelnames, **kwargs)
+
+
+class PrometheusBeforeMiddleware(django_prometheus_middleware.PrometheusBeforeMiddleware):
+    metrics_cls = LeanDjangoMetrics
+
+
+class PrometheusAfterMiddleware(django_prometheus_middleware.PrometheusAfterMiddleware):
+    metrics_cls = LeanDjangoMetrics

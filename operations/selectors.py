@@ -1,8 +1,10 @@
-"""Reads about backups and drills (the list command, the admin, the metrics)."""
+"""Reads about backups and drills (the list command, the admin, the metrics), incidents and the status page."""
 
-from django.db.models import QuerySet
+from django.core.cache import cache
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
-from operations.models import Backup, RecoveryDrill
+from operations.models import Backup, Incident, IncidentUpdate, RecoveryDrill
 
 
 def backups_list(*, limit: int = 50) -> QuerySet[Backup]:
@@ -26,3 +28,81 @@ def drill_latest_finished() -> RecoveryDrill | None:
 def drill_latest_passed() -> RecoveryDrill | None:
     """ops_drill_status_fin_idx."""
     return RecoveryDrill.objects.filter(status=RecoveryDrill.Status.PASSED).order_by("-finished_at").first()
+
+
+# --- incidents and the status page ---------------------------------------------------
+# (incidents: operations/models/incidents.py; writes in operations/services/incidents.py)
+
+STATUS_CACHE_KEY = "operations:status-snapshot:v1"
+STATUS_CACHE_SECONDS = 30
+BACKUP_STALE_SECONDS = 26 * 3600  # as DocuIDBackupMissing: daily schedule plus 2 hours
+
+
+def incidents_list(*, include_resolved: bool = False, limit: int = 50):
+    incidents = Incident.objects.select_related("acknowledged_by", "resolved_by")
+    if not include_resolved:
+        incidents = incidents.exclude(status=Incident.Status.RESOLVED)
+    return incidents.order_by("-started_at")[:limit]
+
+
+def incident_get(*, incident_id: int):
+    """The incident, or None; ids come from people typing them."""
+    return Incident.objects.filter(pk=incident_id).first()
+
+
+def status_snapshot() -> dict:
+    """What /status shows, as plain data cached for STATUS_CACHE_SECONDS (two indexed queries per refresh)."""
+    snapshot = cache.get(STATUS_CACHE_KEY)
+    if snapshot is None:
+        snapshot = _status_snapshot_build()
+        cache.set(STATUS_CACHE_KEY, snapshot, STATUS_CACHE_SECONDS)
+    return snapshot
+
+
+def status_snapshot_forget() -> None:
+    cache.delete(STATUS_CACHE_KEY)
+
+
+_STATE_RANK = {"operational": 0, "monitoring": 1, "degraded": 2, "outage": 3}
+
+
+def _status_snapshot_build() -> dict:
+    public_updates = IncidentUpdate.objects.filter(public=True).order_by("-time", "-id")
+    ongoing = list(
+        Incident.objects.filter(public=True)
+        .exclude(status=Incident.Status.RESOLVED)
+        .order_by("-started_at")
+        .prefetch_related(Prefetch("updates", queryset=public_updates, to_attr="public_updates"))[:20]
+    )
+    states = dict.fromkeys(Incident.Component.values, "operational")
+    for incident in ongoing:
+        if incident.status == Incident.Status.MITIGATED:
+            state = "monitoring"
+        elif incident.severity == Incident.Severity.CRITICAL:
+            state = "outage"
+        else:
+            state = "degraded"
+        if _STATE_RANK[state] > _STATE_RANK[states[incident.component]]:
+            states[incident.component] = state
+    backup = backup_latest_succeeded()
+    now = timezone.now()
+    backup_stale = backup is None or (now - backup.finished_at).total_seconds() > BACKUP_STALE_SECONDS
+    if backup_stale and states[Incident.Component.BACKUPS] == "operational":
+        states[Incident.Component.BACKUPS] = "degraded"
+    labels = dict(Incident.Component.choices)
+    return {
+        "generated_at": now,
+        "components": [{"key": key, "label": labels[key], "state": states[key]} for key in Incident.Component.values],
+        "incidents": [
+            {
+                "id": incident.pk,
+                "title": incident.title,
+                "component": labels[incident.component],
+                "severity": incident.severity,
+                "status": incident.get_status_display(),
+                "started_at": incident.started_at,
+                "updates": [{"time": u.time, "message": u.message} for u in incident.public_updates[:10]],
+            }
+            for incident in ongoing
+        ],
+    }

@@ -36,3 +36,12 @@ def recovery_drill_scheduled() -> dict:
         "rto_seconds": drill.rto_seconds,
         "rpo_seconds": drill.rpo_seconds,
     }
+
+
+@shared_task(name="operations.tasks.ops_report_scheduled", acks_late=True)
+def ops_report_scheduled(period: str = "daily") -> dict:
+    """Daily / weekly ops report mailed to DOCUID_OPS_EMAILS (operations/services/reports.py)."""
+    from operations.services.reports import ops_report_build, ops_report_send
+
+    report = ops_report_build(period=period)
+    return {"period": period, "recipients": ops_report_send(report=report)}

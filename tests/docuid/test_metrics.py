@@ -62,7 +62,14 @@ def test_django_prometheus_request_and_database_metrics_are_exported(client):
     text = scrape(client)
     assert re.search(r'django_http_responses_total_by_status_total\{status="200"\} [1-9]', text)
     assert re.search(r'django_db_execute_total\{alias="default",vendor="sqlite"\} [1-9]', text)
-    assert "django_http_requests_latency_seconds_by_view_method_bucket" in text
+    assert "django_http_requests_latency_including_middlewares_seconds_bucket" in text
+
+
+def test_per_view_families_that_repeat_api_latency_ms_are_not_exported(client):
+    client.get("/healthz")
+    text = scrape(client)
+    assert "by_view" not in text
+    assert "templatename" not in text
 
 
 # --- Who may scrape -----------------------------------------------------------------

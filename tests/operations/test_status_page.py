@@ -1,0 +1,114 @@
+"""/status: public, server-rendered, component states and ongoing public incidents with public updates."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from operations.models import Backup
+from operations.selectors import status_snapshot_forget
+from operations.services.incidents import (
+    incident_mitigate,
+    incident_open,
+    incident_post_update,
+    incident_resolve,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    status_snapshot_forget()
+    yield
+    status_snapshot_forget()
+
+
+def state_of(response, component):
+    html = response.content.decode()
+    marker = f'data-component="{component}"'
+    start = html.rindex('class="status-badge status-', 0, html.index(marker))
+    return html[start:].split("status-badge status-", 1)[1].split('"', 1)[0]
+
+
+def fresh_backup():
+    now = timezone.now()
+    Backup.objects.create(name="b1", status=Backup.Status.SUCCEEDED, started_at=now, finished_at=now)
+
+
+def test_the_status_page_is_public_and_says_all_is_well_when_it_is(client):
+    fresh_backup()
+    response = client.get("/status")
+    assert response.status_code == 200
+    for component in ("web", "login", "documents", "backups"):
+        assert state_of(response, component) == "operational"
+    assert "No ongoing incidents." in response.content.decode()
+
+
+def test_a_public_critical_incident_shows_as_an_outage_with_its_public_updates(client):
+    incident = incident_open(title="Logins failing", severity="critical", component="login", public=True)
+    incident_post_update(incident=incident, message="We are rolling back the release.", public=True)
+    incident_post_update(incident=incident, message="Internal: suspect commit abc123", public=False)
+    response = client.get("/status")
+    html = response.content.decode()
+    assert state_of(response, "login") == "outage"
+    assert "Logins failing" in html
+    assert "We are rolling back the release." in html
+    assert "abc123" not in html
+
+
+def test_an_internal_incident_stays_off_the_status_page(client):
+    incident_open(title="Fraud report for a user", severity="warning", component="login", public=False)
+    response = client.get("/status")
+    assert "Fraud report" not in response.content.decode()
+    assert state_of(response, "login") == "operational"
+
+
+def test_a_mitigated_incident_shows_as_monitoring_and_a_resolved_one_disappears_at_once(
+    client, django_capture_on_commit_callbacks
+):
+    incident = incident_open(title="Slow pages", severity="warning", component="web", public=True)
+    incident_mitigate(incident=incident)
+    assert state_of(client.get("/status"), "web") == "monitoring"
+    # The change clears the cached page on commit: no 30-second wait.
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_resolve(incident=incident)
+    response = client.get("/status")
+    assert state_of(response, "web") == "operational"
+    assert "Slow pages" not in response.content.decode()
+
+
+def test_backups_show_degraded_when_the_last_success_is_older_than_26_hours(client):
+    old = timezone.now() - timedelta(hours=27)
+    Backup.objects.create(name="old", status=Backup.Status.SUCCEEDED, started_at=old, finished_at=old)
+    assert state_of(client.get("/status"), "backups") == "degraded"
+
+
+def test_incident_titles_are_escaped(client):
+    incident_open(title="<script>alert(1)</script>", severity="critical", component="web", public=True)
+    html = client.get("/status").content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_the_page_is_cached_briefly_and_uses_two_queries_or_fewer(client, django_assert_max_num_queries):
+    fresh_backup()
+    with django_assert_max_num_queries(3):
+        response = client.get("/status")
+    assert response["Cache-Control"] == "public, max-age=30"
+    with django_assert_max_num_queries(0):
+        client.get("/status")
+
+
+def test_the_page_does_not_depend_on_who_asks(client):
+    from tests.factories import StaffFactory
+
+    anonymous = client.get("/status").content
+    client.force_login(StaffFactory())
+    assert client.get("/status").content == anonymous
+
+
+def test_the_page_has_no_inline_scripts_or_styles(client):
+    html = client.get("/status").content.decode()
+    assert "<script" not in html
+    assert "style=" not in html
