@@ -24,6 +24,9 @@ run: export SECRET_KEY ?= django-insecure-development-only-key-never-use-in-prod
 run: export DOCUID_BIOMETRIC_PROVIDER ?= simulator
 run: export DOCUID_SITE_URL ?= http://localhost:$(PORT)
 run: export DOCUID_LOG_FORMAT ?= json
+# Backups are always encrypted; this development-only key lets `manage.py backup` run against make run's
+# database (export it, or run the backup commands through `make`, so they can read the archives back).
+run: export DOCUID_BACKUP_KEY ?= RG9jdUlEIGRldmVsb3BtZW50LW9ubHkga2V5ISEhISE=
 run: venv
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
@@ -44,6 +47,21 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Documents benchmark: PostgreSQL (its own database, BENCH_DOCUMENTS_DATABASE_URL, dropped and re-created)
+# and wrk (apt-get install wrk).
+bench-documents: venv
+	@command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
+	$(PY) bench/documents.py $(BENCH_ARGS)
+
+# Backup benchmark: DocuID backup/restore vs pg_dump+tar / pg_restore+untar on ~1 GB (its own databases,
+# dropped after; BENCH_DATABASE_URL overrides). BENCH_ARGS="--size-mb 64" for a smoke run.
+bench-backup: venv
+	$(PY) bench/backup.py $(BENCH_ARGS)
+
+# Scrape cost of /metrics after traffic over every route, through gunicorn with 2 workers (SQLite, temp dir).
+bench-metrics: venv
+	$(PY) bench/metrics.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -6,6 +6,8 @@ from django_otp_webauthn.models import WebAuthnCredential
 from accounts import services
 from accounts.forms import UserAddForm
 from accounts.models import EnrollmentLink, FraudReport, LoginRequest, User, UserSession
+from audit import record
+from audit.actions import Action, Outcome
 
 
 @admin.register(User)
@@ -28,6 +30,30 @@ class UserAdmin(DjangoUserAdmin):
 
     add_form = UserAddForm
     actions = ["send_enrollment_link", "revoke_devices", "revoke_sessions", "unlock"]
+
+    def save_model(self, request, obj, form, change):
+        # A changed phone number hands the account to whoever holds the new phone, and
+        # is_staff / is_superuser / permissions hand out the admin: each change goes into
+        # the append-only trail (field names only: values such as the number are PII),
+        # inside the transaction the admin opens for the whole change.
+        super().save_model(request, obj, form, change)
+        fields = sorted(form.changed_data)
+        if change and not fields:
+            return
+        if not change:
+            action = Action.USER_CREATED
+        elif "is_active" in fields and not obj.is_active:
+            action = Action.USER_DEACTIVATED
+        else:
+            action = Action.USER_UPDATED
+        record(
+            action,
+            outcome=Outcome.SUCCESS,
+            actor=request.user,
+            target=obj,
+            request=request,
+            data={"via": "admin", "fields": fields},
+        )
 
     @admin.action(description="Send a new enrollment link (older links stop working)")
     def send_enrollment_link(self, request, queryset):
@@ -119,3 +145,51 @@ class UserSessionAdmin(ReadOnlyAdmin):
 
 
 admin.site.register(WebAuthnCredential, WebAuthnCredentialAdmin)
+
+
+# --- API clients and tokens (issue 5) ---------------------------------------------------------
+
+from accounts.models import ApiClient, ApiToken  # noqa: E402
+from accounts.services import api_tokens  # noqa: E402
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    list_display = ["name", "key_prefix", "is_active", "created_at", "last_used_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "key_prefix"]
+    readonly_fields = ["key_prefix", "created_at", "last_used_at"]
+    fields = ["name", "key_prefix", "is_active", "allowed_origins", "created_at", "last_used_at"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            api_tokens.api_client_origins_changed()
+            return
+        client, key = api_tokens.api_client_create(name=obj.name, origins=obj.origins, acting_user=request.user)
+        client.is_active = obj.is_active
+        client.save(update_fields=["is_active"])
+        obj.pk, obj.key_prefix = client.pk, client.key_prefix
+        # Shown once: only its hash is kept.
+        self.message_user(request, f"API key for {client.name} (copy it now, it is not shown again): {key}")
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        api_tokens.api_client_origins_changed()
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    list_display = ["user", "client", "created_at", "access_expires_at", "last_used_at", "rotated_at", "revoked_at"]
+    list_filter = ["client", "revoke_reason"]
+    search_fields = ["user__name"]
+    exclude = ["access_hash", "refresh_hash"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke (sign these API clients out now)")
+    def revoke(self, request, queryset):
+        count = sum(
+            api_tokens.api_token_revoke(token=token, acting_user=request.user, reason="staff", request=request)
+            for token in queryset.select_related("user", "client")
+        )
+        self.message_user(request, f"{count} API tokens revoked.", messages.SUCCESS)

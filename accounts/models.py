@@ -231,3 +231,84 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"Session of {self.user} ({self.browser} on {self.os})"
+
+
+# --- API clients and API tokens (issue 5) ------------------------------------------------
+
+
+class ApiClient(models.Model):
+    """An integration allowed to call the API (the Office add-in, a partner's app): identified by its key."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="Who this is, e.g. 'Office add-in'.")
+    key_prefix = models.CharField(
+        max_length=12, unique=True, editable=False, help_text="The key's first characters, to recognise it."
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    is_active = models.BooleanField(default=True, help_text="Inactive clients are refused at once.")
+    allowed_origins = models.TextField(
+        blank=True,
+        help_text="Browser origins (one per line, e.g. https://addin.example.com) allowed to call the API "
+        "with credentials (CORS).",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+    @property
+    def origins(self) -> list[str]:
+        return [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
+
+    def clean(self) -> None:
+        from urllib.parse import urlsplit
+
+        for origin in self.origins:
+            parts = urlsplit(origin)
+            if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path or parts.query:
+                raise ValidationError({"allowed_origins": f"{origin!r} is not an origin like https://host[:port]."})
+
+
+class ApiToken(models.Model):
+    """One access token and its refresh token, issued to a person through the API; only hashes are stored.
+
+    Refreshing rotates: the row is marked rotated and a new row joins the same `family`.
+    Presenting a rotated refresh token again means it was copied, so the whole family is revoked.
+    """
+
+    family = models.UUIDField(default=uuid.uuid4, db_index=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    client = models.ForeignKey(
+        ApiClient,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tokens",
+        help_text="The API client the token was issued through.",
+    )
+    access_hash = models.CharField(max_length=64, unique=True, editable=False)
+    refresh_hash = models.CharField(max_length=64, unique=True, editable=False)
+    access_expires_at = models.DateTimeField()
+    refresh_expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    rotated_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When it was refreshed.")
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoke_reason = models.CharField(max_length=32, blank=True, editable=False)
+    browser = models.CharField(max_length=64, blank=True)
+    os = models.CharField(max_length=64, blank=True)
+    ip_masked = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "revoked_at"], name="apitoken_user_live_idx")]
+
+    def __str__(self) -> str:
+        return f"API token of {self.user} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    def is_live(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.rotated_at is None and now < self.access_expires_at

@@ -5,6 +5,7 @@ these numbers; every step is idempotent.
 """
 
 from accounts.models import User
+from documents.demo import demo_documents_ensure
 
 DEMO_USERS = [
     # (phone, name, email, what the simulator does)
@@ -18,7 +19,9 @@ DEMO_STAFF_PHONE = "+12025550199"
 def demo_users_ensure() -> list[User]:
     users = []
     for phone, name, email, _ in DEMO_USERS:
-        user = User.objects.filter(phone_number=phone).first() or User.objects.create_user(phone, name=name, email=email)
+        user = User.objects.filter(phone_number=phone).first() or User.objects.create_user(
+            phone, name=name, email=email
+        )
         users.append(user)
     if not User.objects.filter(phone_number=DEMO_STAFF_PHONE).exists():
         User.objects.create_user(DEMO_STAFF_PHONE, name="Sam Support", email="support@example.com", is_staff=True)
@@ -27,11 +30,10 @@ def demo_users_ensure() -> list[User]:
 
 def demo_data_load() -> list[str]:
     users = demo_users_ensure()
-    lines = [f"{user.name}: {user.phone_number} — the simulator {what}" for user, (*_, what) in zip(users, DEMO_USERS, strict=True)]
-    try:
-        from documents.demo import demo_documents_ensure
-    except ImportError:  # documents app not yet shipped with demo files
-        return lines
+    lines = [
+        f"{user.name}: {user.phone_number} — the simulator {what}"
+        for user, (*_, what) in zip(users, DEMO_USERS, strict=True)
+    ]
     count = demo_documents_ensure(users=users)
     lines.append(f"{count} demo documents with grants and a share")
     return lines

@@ -1,8 +1,11 @@
 """Request id, access log line and the api_latency_ms histogram."""
 
+import contextlib
+import ipaddress
 import logging
 import time
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.utils.functional import SimpleLazyObject
 from django_prometheus import middleware as django_prometheus_middleware
@@ -11,6 +14,32 @@ from docuid.metrics import KNOWN_METHODS, observe_request
 from docuid.request_context import clean_request_id, request_id_var, user_id_var
 
 access_log = logging.getLogger("docuid.request")
+
+
+class TrustedProxyMiddleware:
+    """Behind DOCUID_TRUSTED_PROXY_HOPS reverse proxies, REMOTE_ADDR becomes the client they saw.
+
+    Behind nginx every request arrives from 127.0.0.1 (or the load balancer's address):
+    the per-IP login limit would then be one budget for the whole site, the audit trail
+    would record the proxy, and METRICS_ALLOWED_IPS would admit the internet. Each proxy
+    appends the address it saw to X-Forwarded-For, so the Nth entry from the right is
+    the one our Nth proxy wrote; anything further left was sent by the client and is not
+    trusted. With no proxy configured (0) the header is ignored entirely.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        hops = settings.DOCUID_TRUSTED_PROXY_HOPS
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if hops > 0 and forwarded:
+            entries = [entry.strip() for entry in forwarded.split(",")]
+            if len(entries) >= hops:
+                # A proxy that writes garbage: keep the peer address rather than trust it.
+                with contextlib.suppress(ValueError):
+                    request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(entries[-hops]))
+        return self.get_response(request)
 
 
 class RequestIDMiddleware:

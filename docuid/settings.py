@@ -7,8 +7,10 @@ listed, with its default, in README.md and .env.example.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -72,31 +74,40 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "django_prometheus",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
     "csp",
     "docuid",
     "audit",
     "accounts",
     "documents",
     "operations",
+    "api",
 ]
 
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "docuid.middleware.PrometheusBeforeMiddleware",
+    "docuid.middleware.TrustedProxyMiddleware",  # before anything that reads REMOTE_ADDR
     "docuid.middleware.RequestIDMiddleware",
+    "operations.middleware.MaintenanceModeMiddleware",
     "docuid.middleware.LatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "corsheaders.middleware.CorsMiddleware",  # before CommonMiddleware: answers preflights for /api/
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "docuid.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "docuid.urls"
@@ -154,7 +165,7 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {"default": {"BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache"}}
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env_int("DOCUID_SESSION_AGE_SECONDS", 24 * 3600)
@@ -191,6 +202,51 @@ if DOCUID_BIOMETRIC_PROVIDER == "simulator" and not DEBUG and not DOCUID_ALLOW_S
         "The simulator biometric provider approves demo numbers without a biometric; it is refused "
         "with DEBUG off. Choose DOCUID_BIOMETRIC_PROVIDER=webauthn or ivalt, or set "
         "DOCUID_ALLOW_SIMULATOR=1 for a demo deployment."
+    )
+
+# --- Biometric login ----------------------------------------------------------
+# Login requests, passkeys (django-otp-webauthn), notifiers and abuse limits.
+# Every variable is listed in README.md and .env.example.
+
+# In development the site is http://localhost:8000; in production it defaults to https://<first ALLOWED_HOSTS>.
+DOCUID_SITE_URL = env(
+    "DOCUID_SITE_URL",
+    f"https://{ALLOWED_HOSTS[0].lstrip('.')}" if ALLOWED_HOSTS and not DEBUG else "http://localhost:8000",
+).rstrip("/")
+OTP_WEBAUTHN_RP_ID = env("DOCUID_WEBAUTHN_RP_ID", urlsplit(DOCUID_SITE_URL).hostname or "localhost")
+OTP_WEBAUTHN_RP_NAME = env("DOCUID_WEBAUTHN_RP_NAME", "DocuID")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list("DOCUID_WEBAUTHN_ALLOWED_ORIGINS", DOCUID_SITE_URL)
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.webauthn.DocuIDWebAuthnHelper"
+OTP_WEBAUTHN_TIMEOUT_SECONDS = 120
+DOCUID_LOGIN_REQUEST_TTL_SECONDS = env_int("DOCUID_LOGIN_REQUEST_TTL_SECONDS", 300)
+DOCUID_ENROLLMENT_TTL_HOURS = env_int("DOCUID_ENROLLMENT_TTL_HOURS", 24)
+DOCUID_FRAUD_BLOCK_MINUTES = env_int("DOCUID_FRAUD_BLOCK_MINUTES", 20)
+DOCUID_RATE_LIMIT_PHONE = env_int("DOCUID_RATE_LIMIT_PHONE", 5)  # login requests per number per window
+DOCUID_RATE_LIMIT_IP = env_int("DOCUID_RATE_LIMIT_IP", 20)  # login requests per client IP per window
+DOCUID_RATE_LIMIT_WINDOW_SECONDS = env_int("DOCUID_RATE_LIMIT_WINDOW_SECONDS", 900)
+DOCUID_DENIAL_LOCK_COUNT = env_int("DOCUID_DENIAL_LOCK_COUNT", 5)  # denials that lock a number...
+DOCUID_DENIAL_LOCK_WINDOW_SECONDS = env_int("DOCUID_DENIAL_LOCK_WINDOW_SECONDS", 3600)  # ...within this window
+DOCUID_SESSION_IDLE_SECONDS = env_int("DOCUID_SESSION_IDLE_SECONDS", 1800)
+DOCUID_SIMULATOR_APPROVE_DELAY_SECONDS = env_int("DOCUID_SIMULATOR_APPROVE_DELAY_SECONDS", 2)
+# Notifiers that carry the approval link to the phone: console (development), webpush, sms.
+# By default web push is on once its VAPID keys are set; sms needs listing explicitly.
+DOCUID_VAPID_PUBLIC_KEY = env("DOCUID_VAPID_PUBLIC_KEY")
+DOCUID_VAPID_PRIVATE_KEY = env("DOCUID_VAPID_PRIVATE_KEY")
+DOCUID_NOTIFIERS = env_list(
+    "DOCUID_NOTIFIERS", ",".join(["console"] * DEBUG + ["webpush"] * bool(DOCUID_VAPID_PRIVATE_KEY))
+)
+DOCUID_VAPID_SUBJECT = env("DOCUID_VAPID_SUBJECT", "mailto:support@example.com")
+DOCUID_TWILIO_API_URL = env("DOCUID_TWILIO_API_URL", "https://api.twilio.com").rstrip("/")
+DOCUID_TWILIO_ACCOUNT_SID = env("DOCUID_TWILIO_ACCOUNT_SID")
+DOCUID_TWILIO_AUTH_TOKEN = env("DOCUID_TWILIO_AUTH_TOKEN")
+DOCUID_TWILIO_FROM = env("DOCUID_TWILIO_FROM")
+DOCUID_IVALT_BASE_URL = env("DOCUID_IVALT_BASE_URL", "https://api.ivalt.com").rstrip("/")
+DOCUID_IVALT_API_KEY = env("DOCUID_IVALT_API_KEY")
+DOCUID_IVALT_TIMEOUT_SECONDS = env_int("DOCUID_IVALT_TIMEOUT_SECONDS", 10)
+DOCUID_IVALT_RETRIES = env_int("DOCUID_IVALT_RETRIES", 2)
+if DOCUID_BIOMETRIC_PROVIDER == "ivalt" and not DOCUID_IVALT_API_KEY:
+    raise ImproperlyConfigured(
+        "DOCUID_BIOMETRIC_PROVIDER=ivalt needs DOCUID_IVALT_API_KEY (and DOCUID_IVALT_BASE_URL)."
     )
 
 # --- Storage ----------------------------------------------------------------
@@ -251,12 +307,145 @@ DOCUID_MAX_UPLOAD_MB = env_int("DOCUID_MAX_UPLOAD_MB", 100)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
+# --- Backup and recovery ----------------------------------------------------
+# Backups are always encrypted (AES-256-GCM). Without DOCUID_BACKUP_KEY (base64
+# of 32 random bytes: `python -m operations.crypto genkey`) `backup` refuses to
+# run in every environment — an unencrypted copy of every document is the one
+# file an attacker wants; `make run` sets a development-only key. Older keys stay
+# readable through DOCUID_BACKUP_OLD_KEYS. DOCUID_BACKUP_REPLICAS=dr,offsite
+# copies every archive to extra storages, each configured by
+# DOCUID_BACKUP_REPLICA_<NAME>_PATH (a directory, e.g. a mounted remote volume)
+# or DOCUID_BACKUP_REPLICA_<NAME>_S3_BUCKET (+ _S3_ENDPOINT_URL, _S3_REGION;
+# credentials DOCUID_S3_*). See docs/OPERATIONS_GUIDE.md, Backup & Recovery.
+
+DOCUID_BACKUP_KEY = env("DOCUID_BACKUP_KEY")
+DOCUID_BACKUP_OLD_KEYS = env_list("DOCUID_BACKUP_OLD_KEYS")
+for _key_name, _key in [
+    ("DOCUID_BACKUP_KEY", DOCUID_BACKUP_KEY),
+    *(("DOCUID_BACKUP_OLD_KEYS", k) for k in DOCUID_BACKUP_OLD_KEYS),
+]:
+    if _key:
+        import base64 as _b64
+        import binascii as _binascii
+
+        try:
+            _key_ok = len(_b64.b64decode(_key, validate=True)) == 32
+        except (_binascii.Error, ValueError):
+            _key_ok = False
+        if not _key_ok:
+            raise ImproperlyConfigured(
+                f"{_key_name} must be base64 of 32 random bytes; make one with `python -m operations.crypto genkey`."
+            )
+# The Makefile's development key is public: production never encrypts with it.
+if not DEBUG and DOCUID_BACKUP_KEY == "RG9jdUlEIGRldmVsb3BtZW50LW9ubHkga2V5ISEhISE=":
+    raise ImproperlyConfigured("DOCUID_BACKUP_KEY is the public development key from the Makefile; set a real one.")
+DOCUID_BACKUP_REPLICAS = [name.lower() for name in env_list("DOCUID_BACKUP_REPLICAS")]
+for _replica in DOCUID_BACKUP_REPLICAS:
+    _prefix = f"DOCUID_BACKUP_REPLICA_{_replica.upper()}"
+    if not _replica.replace("_", "").isalnum():
+        raise ImproperlyConfigured(f"DOCUID_BACKUP_REPLICAS: {_replica!r} is not a valid name (letters, digits, _).")
+    if env(f"{_prefix}_PATH"):
+        STORAGES[f"backups_{_replica}"] = {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": env(f"{_prefix}_PATH"), "base_url": None},
+        }
+    elif env(f"{_prefix}_S3_BUCKET"):
+        STORAGES[f"backups_{_replica}"] = {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "access_key": env(f"{_prefix}_S3_ACCESS_KEY_ID") or env("DOCUID_S3_ACCESS_KEY_ID"),
+                "secret_key": env(f"{_prefix}_S3_SECRET_ACCESS_KEY") or env("DOCUID_S3_SECRET_ACCESS_KEY"),
+                "endpoint_url": env(f"{_prefix}_S3_ENDPOINT_URL") or None,
+                "region_name": env(f"{_prefix}_S3_REGION") or None,
+                "bucket_name": env(f"{_prefix}_S3_BUCKET"),
+                "location": "backups",
+                "default_acl": None,
+                "file_overwrite": True,
+            },
+        }
+    else:
+        raise ImproperlyConfigured(
+            f"Backup replica {_replica!r} is listed in DOCUID_BACKUP_REPLICAS but has neither "
+            f"{_prefix}_PATH nor {_prefix}_S3_BUCKET."
+        )
+DOCUID_BACKUP_TIME = env("DOCUID_BACKUP_TIME", "02:00")  # daily, UTC
+DOCUID_BACKUP_KEEP_DAILY = env_int("DOCUID_BACKUP_KEEP_DAILY", 7)
+DOCUID_BACKUP_KEEP_WEEKLY = env_int("DOCUID_BACKUP_KEEP_WEEKLY", 4)
+DOCUID_BACKUP_KEEP_MONTHLY = env_int("DOCUID_BACKUP_KEEP_MONTHLY", 12)
+DOCUID_RECOVERY_DRILL_TIME = env("DOCUID_RECOVERY_DRILL_TIME", "04:30")  # weekly, UTC
+DOCUID_RECOVERY_DRILL_WEEKDAY = env("DOCUID_RECOVERY_DRILL_WEEKDAY", "sun")
+DOCUID_RTO_SECONDS = env_int("DOCUID_RTO_SECONDS", 7200)
+DOCUID_RPO_SECONDS = env_int("DOCUID_RPO_SECONDS", 300)
+# Dumps and decrypted scratch copies are spooled here: on disk, never /tmp (often RAM).
+DOCUID_BACKUP_WORK_DIR = Path(env("DOCUID_BACKUP_WORK_DIR", str(VAR_DIR / "backup-work")))
+# Empty: pg_dump/pg_restore/psql from PATH, or /usr/lib/postgresql/<server major>/bin if PATH's are older.
+DOCUID_PG_BIN_DIR = env("DOCUID_PG_BIN_DIR")
+# A file (not the database, which a restore replaces) puts the site in maintenance mode.
+DOCUID_MAINTENANCE_FILE = Path(env("DOCUID_MAINTENANCE_FILE", str(VAR_DIR / "maintenance.json")))
+
+
+def _hh_mm(name: str, value: str) -> tuple[int, int]:
+    try:
+        hour, minute = (int(part) for part in value.split(":"))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be HH:MM (UTC), not {value!r}.") from None
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ImproperlyConfigured(f"{name} must be HH:MM (UTC), not {value!r}.")
+    return hour, minute
+
+
+DOCUID_BACKUP_HOUR, DOCUID_BACKUP_MINUTE = _hh_mm("DOCUID_BACKUP_TIME", DOCUID_BACKUP_TIME)
+DOCUID_RECOVERY_DRILL_HOUR, DOCUID_RECOVERY_DRILL_MINUTE = _hh_mm(
+    "DOCUID_RECOVERY_DRILL_TIME", DOCUID_RECOVERY_DRILL_TIME
+)
+
+# --- Documents --------------------------------------------------------------
+# DOCUID_MAX_UPLOAD_MB (above) limits each uploaded file. With
+# DOCUID_X_ACCEL_REDIRECT_PREFIX=/protected-media/ downloads are handed to nginx
+# (internal location, see deploy/nginx/docuid.conf) after the access check.
+# A share link's password allows DOCUID_SHARE_PASSWORD_ATTEMPTS wrong tries per
+# DOCUID_SHARE_PASSWORD_WINDOW_SECONDS, then answers 429 until the window ends.
+
+DOCUID_MAX_FILES_PER_UPLOAD = env_int("DOCUID_MAX_FILES_PER_UPLOAD", 20)
+DOCUID_X_ACCEL_REDIRECT_PREFIX = env("DOCUID_X_ACCEL_REDIRECT_PREFIX")
+DOCUID_SHARE_PASSWORD_ATTEMPTS = env_int("DOCUID_SHARE_PASSWORD_ATTEMPTS", 5)
+DOCUID_SHARE_PASSWORD_WINDOW_SECONDS = env_int("DOCUID_SHARE_PASSWORD_WINDOW_SECONDS", 900)
+
+# --- Incidents, status page, ops reports, email ------------------------------
+# Alertmanager posts to /ops/alertmanager/webhook with `Authorization: Bearer
+# $DOCUID_ALERTMANAGER_WEBHOOK_TOKEN` (the same value as its credentials_file,
+# deploy/alertmanager/alertmanager.yml); unset, the endpoint refuses everything.
+# Ops reports go to DOCUID_OPS_EMAILS (comma-separated; unset: not mailed) at
+# DOCUID_OPS_REPORT_TIME (UTC) daily, and weekly on Mondays. Mail goes through
+# Django's SMTP backend (EMAIL_HOST...), or the console in development.
+
+DOCUID_ALERTMANAGER_WEBHOOK_TOKEN = env("DOCUID_ALERTMANAGER_WEBHOOK_TOKEN")
+DOCUID_OPS_EMAILS = env_list("DOCUID_OPS_EMAILS")
+DOCUID_OPS_REPORT_TIME = env("DOCUID_OPS_REPORT_TIME", "06:00")
+DOCUID_OPS_REPORT_HOUR, DOCUID_OPS_REPORT_MINUTE = _hh_mm("DOCUID_OPS_REPORT_TIME", DOCUID_OPS_REPORT_TIME)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "DocuID <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+
 # --- Celery -----------------------------------------------------------------
 # With no broker, tasks run eagerly in the calling process (development).
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", REDIS_URL) or None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if CELERY_TASK_ALWAYS_EAGER:
+    # Eager tasks still open a producer; an in-memory transport keeps kombu from
+    # reaching for amqp://localhost.
+    CELERY_BROKER_URL = "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -265,6 +454,38 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
+# Expired pending login requests count as failed authentications once swept.
+CELERY_BEAT_SCHEDULE["accounts-sweep-login-requests"] = {
+    "task": "accounts.tasks.login_requests_sweep",
+    "schedule": 60.0,
+}
+# The audit trail's hash chain is re-verified daily; a broken link logs ERROR.
+CELERY_BEAT_SCHEDULE["audit-verify-chain"] = {
+    "task": "audit.tasks.verify_chain",
+    "schedule": crontab(hour=3, minute=17),
+}
+# Daily full backup (then retention and verification), weekly recovery drill (operations/tasks.py).
+CELERY_BEAT_SCHEDULE["operations-backup"] = {
+    "task": "operations.tasks.backup_scheduled",
+    "schedule": crontab(hour=DOCUID_BACKUP_HOUR, minute=DOCUID_BACKUP_MINUTE),
+}
+CELERY_BEAT_SCHEDULE["operations-recovery-drill"] = {
+    "task": "operations.tasks.recovery_drill_scheduled",
+    "schedule": crontab(
+        day_of_week=DOCUID_RECOVERY_DRILL_WEEKDAY, hour=DOCUID_RECOVERY_DRILL_HOUR, minute=DOCUID_RECOVERY_DRILL_MINUTE
+    ),
+}
+# Ops reports (auth rates, opens, incidents with MTTA/MTTR, backups) mailed to DOCUID_OPS_EMAILS: daily and Mondays.
+CELERY_BEAT_SCHEDULE["operations-ops-report-daily"] = {
+    "task": "operations.tasks.ops_report_scheduled",
+    "schedule": crontab(hour=DOCUID_OPS_REPORT_HOUR, minute=DOCUID_OPS_REPORT_MINUTE),
+    "kwargs": {"period": "daily"},
+}
+CELERY_BEAT_SCHEDULE["operations-ops-report-weekly"] = {
+    "task": "operations.tasks.ops_report_scheduled",
+    "schedule": crontab(day_of_week="mon", hour=DOCUID_OPS_REPORT_HOUR, minute=DOCUID_OPS_REPORT_MINUTE),
+    "kwargs": {"period": "weekly"},
+}
 CELERY_WORKER_METRICS_PORT = env_int("CELERY_WORKER_METRICS_PORT", 9808)
 
 # --- Metrics ----------------------------------------------------------------
@@ -341,6 +562,10 @@ if not DEBUG:
     if env_bool("DOCUID_BEHIND_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
         USE_X_FORWARDED_HOST = True
+# How many reverse proxies (each appending to X-Forwarded-For) stand in front of gunicorn:
+# the client address is the entry that many from the right (docuid.middleware.TrustedProxyMiddleware).
+# Default 1 with DOCUID_BEHIND_PROXY=1 (nginx), else 0 (the header is ignored).
+DOCUID_TRUSTED_PROXY_HOPS = env_int("DOCUID_TRUSTED_PROXY_HOPS", 1 if env_bool("DOCUID_BEHIND_PROXY", False) else 0)
 
 # --- Internationalisation ---------------------------------------------------
 
@@ -356,3 +581,67 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
+
+# --- API (issue 5): tokens, API clients, rate limits, OpenAPI, CORS ------------
+# /api/... and /api/docuid/... serve the Office add-in's contract, /api/v1/ the
+# versioned API (docs/API.md). Access tokens live DOCUID_API_ACCESS_TOKEN_SECONDS,
+# refresh tokens DOCUID_API_REFRESH_TOKEN_SECONDS; rates are "N/min" (or /s, /h).
+# The biometric endpoints need an x-api-key of an active API client
+# (`manage.py apiclient_create`) unless DOCUID_API_REQUIRE_KEY=0. CORS allows
+# exactly the active clients' origins, with credentials (api/cors.py).
+
+DOCUID_API_ACCESS_TOKEN_SECONDS = env_int("DOCUID_API_ACCESS_TOKEN_SECONDS", 24 * 3600)
+DOCUID_API_REFRESH_TOKEN_SECONDS = env_int("DOCUID_API_REFRESH_TOKEN_SECONDS", 7 * 24 * 3600)
+DOCUID_API_REQUIRE_KEY = env_bool("DOCUID_API_REQUIRE_KEY", True)
+# The add-in contract answers 404 for an unknown number; 0 keeps unknown numbers pending until they expire.
+DOCUID_API_REVEAL_UNKNOWN_NUMBERS = env_bool("DOCUID_API_REVEAL_UNKNOWN_NUMBERS", True)
+DOCUID_API_MAX_BODY_BYTES = env_int("DOCUID_API_MAX_BODY_BYTES", 64 * 1024)
+DOCUID_API_CONTENT_MAX_MB = env_int("DOCUID_API_CONTENT_MAX_MB", 25)  # base64 content for Office insertion
+DOCUID_API_LINK_SECONDS = env_int("DOCUID_API_LINK_SECONDS", 300)  # the short-lived download link of /access
+DOCUID_API_RATES = {
+    "auth": env("DOCUID_API_RATE_AUTH", "5/min"),  # starting a login, refreshing a token
+    "poll": env("DOCUID_API_RATE_POLL", "60/min"),  # auth-result / verify polling (every 2 s)
+    "list": env("DOCUID_API_RATE_LIST", "60/min"),  # lists, search, details
+    "content": env("DOCUID_API_RATE_CONTENT", "30/min"),  # content, download, access links
+    "default": env("DOCUID_API_RATE_DEFAULT", "120/min"),  # me, logout, share
+}
+REST_FRAMEWORK |= {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "api.authentication.CookieTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "URL_FORMAT_OVERRIDE": None,  # ?format= is the contract's content format (text/html/office), not a renderer
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DocuID API",
+    "DESCRIPTION": "The Office add-in compatibility surface (/api/...) and the versioned API (/api/v1/). "
+    "See docs/API.md.",
+    "VERSION": DOCUID_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "PREPROCESSING_HOOKS": ["api.schema.exclude_dev_prefix"],
+}
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOWED_ORIGINS: list[str] = []  # the active API clients' origins are allowed by api/cors.py
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "x-api-key", "x-claim-secret", "x-requested-with"]
+CORS_EXPOSE_HEADERS = [
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "Retry-After",
+    "Content-Disposition",
+    "X-Request-ID",
+]

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from docuid import health, metrics, views
 
@@ -9,6 +9,11 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
+    path("", include("accounts.urls", namespace="accounts")),
+    path("documents/", include("documents.urls")),
+    path("s/", include("documents.share_urls")),
+    path("", include("operations.urls")),
 ]
 
 handler400 = "docuid.views.bad_request"

@@ -1,10 +1,12 @@
 """Home page and error pages (request id shown, never a stack trace)."""
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("documents:list")
     return render(request, "home.html")
 
 

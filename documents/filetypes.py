@@ -66,6 +66,9 @@ OLE_STREAMS = (("worddocument", "doc"), ("workbook", "xls"), ("book", "xls"), ("
 # Text a browser would treat as an active page if it were ever served as HTML.
 ACTIVE_MARKUP = re.compile(rb"<\s*(!doctype\s+html|html|script|svg|iframe|object|embed)\b", re.IGNORECASE)
 HEADER_BYTES = 8192
+# A real [Content_Types].xml is a few kB; its declared size is checked before it is
+# inflated, so a zip bomb posing as Office cannot exhaust memory during the sniff.
+CONTENT_TYPES_MAX_BYTES = 1024 * 1024
 TEXT_CHUNK = 64 * 1024
 
 
@@ -94,6 +97,8 @@ def sanitize_filename(name: str, *, fallback: str = "document") -> str:
 def _ooxml_kind(fileobj: BinaryIO) -> str | None:
     try:
         with zipfile.ZipFile(fileobj) as archive:
+            if archive.getinfo("[Content_Types].xml").file_size > CONTENT_TYPES_MAX_BYTES:
+                return None
             content_types = archive.read("[Content_Types].xml")
     except (zipfile.BadZipFile, KeyError, OSError, RuntimeError, ValueError):
         return None

@@ -14,6 +14,9 @@ from documents.models import DocumentVersion, Family
 PREVIEW_BYTES = 256 * 1024
 PREVIEW_CHARS = 20_000
 XML_PART_MAX = 4 * 1024 * 1024
+# Parts that hold no text cost inflating all the same: a deck of thousands of 4 MB
+# slides of padding would otherwise take minutes of CPU on every open.
+XML_TOTAL_MAX = 16 * 1024 * 1024
 
 _OOXML_PARTS = {
     "docx": re.compile(r"^word/document\.xml$"),
@@ -38,9 +41,14 @@ def _ooxml_text(fileobj, key: str) -> str:
     out: list[str] = []
     with zipfile.ZipFile(fileobj) as archive:
         names = sorted((n for n in archive.namelist() if pattern.match(n)), key=_slide_number)
+        budget = XML_TOTAL_MAX
         for name in names:
-            if archive.getinfo(name).file_size > XML_PART_MAX:
+            size = archive.getinfo(name).file_size
+            if size > XML_PART_MAX:
                 continue
+            if size > budget:
+                break
+            budget -= size
             xml = archive.read(name).decode("utf-8", errors="replace")
             for match in _TEXT_RUN.finditer(xml):
                 text = match.group(1) if match.group(1) is not None else match.group(2)

@@ -47,5 +47,6 @@ class RecoveryDrillAdmin(ReadOnlyAdmin):
     list_filter = ("status",)
     list_select_related = ("backup",)
 
+
 # The incident console (incidents, post-mortems, ops report) registers itself on import.
 from operations import admin_incidents  # noqa: E402, F401

@@ -96,6 +96,10 @@ def user_sessions_revoke_all(*, user: User, acting_user: User | None, request=No
         for row in rows:
             store(session_key=row.session_key).delete()
         UserSession.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        # "Everywhere" includes the API clients (Office add-in) the person signed in to.
+        from accounts.services.api_tokens import api_tokens_revoke_all
+
+        api_tokens_revoke_all(user=user, acting_user=acting_user, reason="sign_out_everywhere", request=request)
         record(
             Action.AUTH_SESSIONS_REVOKED,
             outcome=Outcome.SUCCESS,

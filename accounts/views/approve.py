@@ -15,6 +15,15 @@ from accounts.models import LoginRequest
 from accounts.views.common import ended_page, json_error, read_json
 
 INVALID_LINK = "This approval link is not valid. Open the latest notification, or scan the code on the sign-in screen."
+# The requesting browser sees both the match code and (in its QR code) this link, so a code
+# confirmed anywhere else proves nothing: the browser that approves must pick it itself.
+CONFIRMED_KEY = "docuid_match_confirmed"
+
+
+def _confirmed_here(request: HttpRequest, login_request: LoginRequest) -> bool:
+    return login_request.match_confirmed_at is not None and str(login_request.pk) in request.session.get(
+        CONFIRMED_KEY, []
+    )
 
 
 def _ended(request: HttpRequest, message: str, status: int = 200) -> HttpResponse:
@@ -42,7 +51,7 @@ def approve_view(request: HttpRequest, token: str) -> HttpResponse:
         "login_request": login_request,
         "token": token,
         "choices": services.match_code_choices(login_request),
-        "match_confirmed": login_request.match_confirmed_at is not None,
+        "match_confirmed": _confirmed_here(request, login_request),
         "options_url": reverse("accounts:approve-options", args=[token]),
         "verify_url": reverse("accounts:approve-verify", args=[token]),
     }
@@ -53,11 +62,12 @@ def approve_view(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def approve_code_view(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        services.login_request_confirm_match_code(
+        login_request = services.login_request_confirm_match_code(
             approval_token=token, code=request.POST.get("code", ""), request=request
         )
     except services.LoginError as exc:
         return _ended(request, exc.message, status=404 if exc.code == "not_found" else 200)
+    request.session[CONFIRMED_KEY] = [*request.session.get(CONFIRMED_KEY, [])[-4:], str(login_request.pk)]
     return redirect("accounts:approve", token=token)
 
 
@@ -88,6 +98,9 @@ def approve_fraud_view(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_POST
 def approve_options_view(request: HttpRequest, token: str) -> JsonResponse:
+    login_request = selectors.login_request_get_by_token(approval_token=token)
+    if login_request is not None and not _confirmed_here(request, login_request):
+        return json_error("match_code_required", services.MESSAGES["match_code_required"], 409)
     try:
         options = services.login_request_assertion_options(approval_token=token, request=request)
     except services.LoginError as exc:

@@ -70,7 +70,12 @@ def test_a_verified_non_staff_user_never_gets_in(client, db):
     device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
     client.post(
         "/admin/login/",
-        {"username": user.phone_number, "password": PASSWORD, "otp_device": device.persistent_id, "otp_token": current_code(device)},
+        {
+            "username": user.phone_number,
+            "password": PASSWORD,
+            "otp_device": device.persistent_id,
+            "otp_token": current_code(device),
+        },
     )
     assert client.get("/admin/").status_code == 302
 
@@ -83,7 +88,12 @@ def test_staff_bootstrap_prints_credentials_that_open_the_admin(client, db, caps
     device = TOTPDevice.objects.get(user__phone_number="+13125557001")
     client.post(
         "/admin/login/",
-        {"username": "+13125557001", "password": password, "otp_device": device.persistent_id, "otp_token": current_code(device)},
+        {
+            "username": "+13125557001",
+            "password": password,
+            "otp_device": device.persistent_id,
+            "otp_token": current_code(device),
+        },
     )
     assert client.get("/admin/").status_code == 200
 

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.db import connection
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -61,7 +62,7 @@ def test_django_prometheus_request_and_database_metrics_are_exported(client):
     client.get("/readyz")  # runs SELECT 1 through django-prometheus' database wrapper
     text = scrape(client)
     assert re.search(r'django_http_responses_total_by_status_total\{status="200"\} [1-9]', text)
-    assert re.search(r'django_db_execute_total\{alias="default",vendor="sqlite"\} [1-9]', text)
+    assert re.search(rf'django_db_execute_total\{{alias="default",vendor="{connection.vendor}"\}} [1-9]', text)
     assert "django_http_requests_latency_including_middlewares_seconds_bucket" in text
 
 
