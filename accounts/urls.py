@@ -27,5 +27,6 @@ urlpatterns = [
     path("profile/devices/<int:device_id>/remove", profile.device_remove_view, name="device-remove"),
     path("profile/devices/<int:device_id>/rename", profile.device_rename_view, name="device-rename"),
     path("profile/sessions/<int:session_id>/revoke", profile.session_revoke_view, name="session-revoke"),
+    path("profile/api-tokens/<int:token_id>/revoke", profile.api_token_revoke_view, name="api-token-revoke"),
     path("profile/sign-out-everywhere", profile.sign_out_everywhere_view, name="sign-out-everywhere"),
 ]

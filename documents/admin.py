@@ -8,7 +8,7 @@ made here goes through the services or is recorded as admin.change.
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -42,6 +42,20 @@ class GrantInline(admin.TabularInline):
     readonly_fields = ("granted_by", "created_at")
     autocomplete_fields = ("user",)
 
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        acting_user = request.user
+
+        class NoSelfGrantFormSet(formset):
+            def clean(self):
+                super().clean()
+                for form in self.forms:
+                    if not form.has_changed() or self._should_delete_form(form):
+                        continue
+                    _refuse_self_grant(acting_user, form.cleaned_data.get("user"), form.cleaned_data.get("group"))
+
+        return NoSelfGrantFormSet
+
 
 class ShareInline(admin.TabularInline):
     model = Share
@@ -52,6 +66,24 @@ class ShareInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+
+def _refuse_self_grant(acting_user, user, group) -> None:
+    """Staff may not give themselves content access they do not hold.
+
+    Reading content from the admin needs CONTENT_PERMISSION and is audited; a grant
+    to oneself (or to a group one belongs to) would be a way around both.
+    """
+    if acting_user.has_perm(CONTENT_PERMISSION):
+        return
+    reaches_self = (user is not None and user.pk == acting_user.pk) or (
+        group is not None and acting_user.groups.filter(pk=group.pk).exists()
+    )
+    if reaches_self:
+        raise ValidationError(
+            "You cannot grant access to yourself or to a group you belong to: "
+            "that needs the 'download document content' permission."
+        )
 
 
 class DocumentAddForm(forms.ModelForm):
@@ -144,7 +176,12 @@ class DocumentAdmin(admin.ModelAdmin):
         return self.inlines if obj is not None else ()
 
     def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else ()
+        if obj is None:
+            return ()
+        if not request.user.has_perm(CONTENT_PERMISSION):
+            # Ownership is content access: reassigning it needs the content permission too.
+            return ("owner", *self.readonly_fields)
+        return self.readonly_fields
 
     def save_form(self, request, form, change):
         if not change:
@@ -235,6 +272,11 @@ class DocumentAdmin(admin.ModelAdmin):
         if "apply" in request.POST:
             form = BulkGrantForm(request.POST)
             if form.is_valid():
+                try:
+                    _refuse_self_grant(request.user, None, form.cleaned_data["group"])
+                except ValidationError as exc:
+                    self.message_user(request, exc.messages[0], messages.ERROR)
+                    return None
                 with transaction.atomic():
                     for document in queryset:
                         services.grant_add(

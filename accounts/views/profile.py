@@ -9,6 +9,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors, services
+from accounts.models import ApiToken
+from accounts.services import api_tokens
 
 
 @login_required
@@ -19,6 +21,7 @@ def profile_view(request: HttpRequest) -> HttpResponse:
         "person": user,
         "devices": selectors.devices_for(user=user),
         "sessions": selectors.sessions_for(user=user),
+        "api_tokens": api_tokens.api_tokens_for(user=user),
         "current_session_key": request.session.session_key,
         "activity": selectors.security_activity_for(user=user),
     }
@@ -77,3 +80,16 @@ def sign_out_everywhere_view(request: HttpRequest) -> HttpResponse:
     services.session_logout(request=request)
     messages.info(request, "You are signed out everywhere.")
     return redirect("accounts:login")
+
+
+@login_required
+@require_POST
+def api_token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
+    # Scoped to the signed-in person: another person's token id is simply "no such sign-in".
+    token = ApiToken.objects.filter(user=request.user, pk=token_id, revoked_at__isnull=True).first()
+    if token is None:
+        messages.error(request, "No such sign-in.")
+    else:
+        api_tokens.api_token_revoke(token=token, acting_user=request.user, reason="user", request=request)
+        messages.success(request, "That app was signed out.")
+    return redirect("accounts:profile")
