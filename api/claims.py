@@ -47,3 +47,35 @@ def claim_load(value: str | None) -> Claim | None:
 def claim_matches_caller(claim: Claim, *, client, network: str) -> bool:
     """Same API client (or both none) and same network as the starter."""
     return claim.client_id == (client.pk if client is not None else None) and claim.network == network
+
+
+def login_start_bound(request, *, phone_number: str, channel: str, field: str):
+    """Start a login for an API caller and bind it to that caller: (LoginRequest, claim).
+
+    One place for both surfaces (the add-in's auth-request and v1's auth/login), so
+    they validate, rate-limit and bind the claim to the client and network alike.
+    """
+    from django.core.exceptions import ValidationError
+
+    from accounts import services as account_services
+    from accounts.context import ClientContext
+    from api.clients import request_client
+    from api.errors import ApiError
+
+    context = ClientContext.from_request(request._request)
+    try:
+        login_request, secret = account_services.login_request_start(
+            phone_number=phone_number, client_context=context, channel=channel
+        )
+    except ValidationError as exc:
+        raise ApiError(400, "INVALID_PHONE_NUMBER", exc.messages[0], {field: exc.messages}) from None
+    except account_services.RateLimited as exc:
+        raise ApiError(429, "RATE_LIMIT_EXCEEDED", exc.message, retry_after=exc.retry_after) from None
+    client = request_client(request)
+    claim = claim_dump(
+        request_id=login_request.pk,
+        secret=secret,
+        client_id=client.pk if client else None,
+        network=context.ip_masked,
+    )
+    return login_request, claim

@@ -21,7 +21,7 @@ from accounts.phone import normalize_phone
 from accounts.services.api_tokens import api_login_complete, api_token_revoke
 from api import serializers as s
 from api.authentication import TOKEN_COOKIE
-from api.claims import COOKIE_NAME, claim_dump, claim_load, claim_matches_caller
+from api.claims import COOKIE_NAME, claim_load, claim_matches_caller, login_start_bound
 from api.clients import HasApiKey, request_client
 from api.errors import ApiError
 from api.links import link_signature, link_user
@@ -83,32 +83,19 @@ class AuthRequestView(CompatView):
     )
     def post(self, request):
         data = validated(s.MobileIn, request.data)
-        context = ClientContext.from_request(request._request)
-        try:
-            login_request, secret = account_services.login_request_start(
-                phone_number=data["mobile"], client_context=context, channel=LoginRequest.Channel.ADDIN
-            )
-        except ValidationError as exc:
-            raise ApiError(400, "INVALID_PHONE_NUMBER", exc.messages[0]) from None
-        except account_services.RateLimited as exc:
-            raise ApiError(429, "RATE_LIMIT_EXCEEDED", exc.message, retry_after=exc.retry_after) from None
+        login_request, claim = login_start_bound(
+            request, phone_number=data["mobile"], channel=LoginRequest.Channel.ADDIN, field="mobile"
+        )
         if login_request.user is None and settings.DOCUID_API_REVEAL_UNKNOWN_NUMBERS:
             return _compat_error(
                 404, "USER_NOT_FOUND", f"The mobile number provided ({login_request.masked_phone}) was not found."
             )
-        client = request_client(request)
         response = Response(
             {
                 "success": True,
                 "message": "Approve the sign-in on your phone.",
                 "data": {"status": True, "matchCode": login_request.match_code},
             }
-        )
-        claim = claim_dump(
-            request_id=login_request.pk,
-            secret=secret,
-            client_id=client.pk if client else None,
-            network=context.ip_masked,
         )
         _cookie(response, COOKIE_NAME, claim, max_age=settings.DOCUID_LOGIN_REQUEST_TTL_SECONDS + 60)
         return response

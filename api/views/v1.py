@@ -4,7 +4,6 @@ import math
 import time
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
@@ -15,7 +14,7 @@ from accounts.context import ClientContext
 from accounts.models import LoginRequest
 from accounts.services.api_tokens import TokenError, api_login_complete, api_token_refresh
 from api import serializers as s
-from api.claims import COOKIE_NAME, HEADER_NAME, claim_dump, claim_load, claim_matches_caller
+from api.claims import COOKIE_NAME, HEADER_NAME, claim_load, claim_matches_caller, login_start_bound
 from api.clients import HasApiKey, request_client
 from api.errors import ApiError
 from api.representations import v1_document, v1_document_detail, v1_user
@@ -94,24 +93,11 @@ class LoginView(ApiView):
     )
     def post(self, request):
         data = validated(s.LoginIn, request.data)
-        context = ClientContext.from_request(request._request)
-        try:
-            login_request, secret = account_services.login_request_start(
-                phone_number=data["phoneNumber"], client_context=context, channel=LoginRequest.Channel.API
-            )
-        except ValidationError as exc:
-            raise ApiError(400, "INVALID_PHONE_NUMBER", exc.messages[0], {"phoneNumber": exc.messages}) from None
-        except account_services.RateLimited as exc:
-            raise ApiError(429, "RATE_LIMIT_EXCEEDED", exc.message, retry_after=exc.retry_after) from None
+        login_request, claim = login_start_bound(
+            request, phone_number=data["phoneNumber"], channel=LoginRequest.Channel.API, field="phoneNumber"
+        )
         if login_request.user is None and settings.DOCUID_API_REVEAL_UNKNOWN_NUMBERS:
             raise ApiError(404, "USER_NOT_FOUND", "No DocuID account can sign in with this number.")
-        client = request_client(request)
-        claim = claim_dump(
-            request_id=login_request.pk,
-            secret=secret,
-            client_id=client.pk if client else None,
-            network=context.ip_masked,
-        )
         return Response(
             {
                 "success": True,

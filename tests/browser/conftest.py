@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.accounts.conftest import phone_links  # noqa: F401 — fixture: links sent to the phone
 from tests.conftest import require
 
 CHROMIUM = "/usr/bin/chromium"

@@ -64,10 +64,10 @@ def desktop_asks(site, new_context, phone_number):
 
 
 def approval_url_of(desktop) -> str:
-    """The link the notifier would send, read from the desktop's server-side session."""
+    """The link in the desktop's QR code (enough to approve), read from its server-side session."""
     cookie = next(c for c in desktop.context.cookies() if c["name"] == django_settings.SESSION_COOKIE_NAME)
     store = import_module(django_settings.SESSION_ENGINE).SessionStore(session_key=cookie["value"])
-    return next(iter(store[CLAIMS_KEY].values()))["approval_url"]
+    return next(iter(store[CLAIMS_KEY].values()))["qr_url"]
 
 
 def auth_attempts(page, site, outcome: str) -> float:
@@ -132,10 +132,10 @@ def test_a_client_that_rewrites_the_options_to_discourage_user_verification_is_r
     assert LoginRequest.objects.get().status == LoginRequest.Status.PENDING
 
 
-def test_deny_on_the_phone_is_shown_on_the_desktop(site, new_context, phone, person):
+def test_deny_on_the_phone_is_shown_on_the_desktop(site, new_context, phone, person, phone_links):
     denials = auth_attempts(phone, site, "denied")
     desktop = desktop_asks(site, new_context, person.phone_number)
-    phone.goto(approval_url_of(desktop))
+    phone.goto(phone_links()[-1])
     phone.click("#deny-button")
     assert auth_attempts(phone, site, "denied") == denials + 1
     assert "Denied" in phone.inner_text("#ended-message")
@@ -143,9 +143,11 @@ def test_deny_on_the_phone_is_shown_on_the_desktop(site, new_context, phone, per
     assert "denied on the phone" in desktop.inner_text("#ended-message")
 
 
-def test_this_wasnt_me_ends_the_request_and_blocks_the_number_for_twenty_minutes(site, new_context, phone, person):
+def test_this_wasnt_me_ends_the_request_and_blocks_the_number_for_twenty_minutes(
+    site, new_context, phone, person, phone_links
+):
     desktop = desktop_asks(site, new_context, person.phone_number)
-    phone.goto(approval_url_of(desktop))
+    phone.goto(phone_links()[-1])
     phone.click("#fraud-button")
     assert "support team has been told" in phone.inner_text("#ended-message")
     desktop.wait_for_selector("#ended-message", timeout=15_000)

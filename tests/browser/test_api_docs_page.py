@@ -2,8 +2,6 @@
 
 import pytest
 
-from tests.browser.conftest import browser, new_context, site  # noqa: F401 — the browser suite's fixtures
-
 
 def test_the_docs_page_loads_only_same_origin_scripts(client):
     response = client.get("/api/docs/")
@@ -17,7 +15,7 @@ def test_the_docs_page_loads_only_same_origin_scripts(client):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_the_docs_page_renders_every_operation_in_a_browser(site, new_context):  # noqa: F811
+def test_the_docs_page_renders_every_operation_in_a_browser(site, new_context):
     page = new_context().new_page()
     script_errors: list[str] = []
     page.on(
