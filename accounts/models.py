@@ -121,6 +121,10 @@ class LoginRequest(models.Model):
     match_confirmed_at = models.DateTimeField(null=True, blank=True, help_text="When the phone picked the right code.")
     claim_secret_hash = models.CharField(max_length=64, editable=False)
     approval_token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The waiting page's QR code carries this second, weaker secret: whoever started the
+    # request sees it, so it may approve (match code + passkey) but never deny with a
+    # strike or report fraud, which would let a stranger lock someone else's number.
+    qr_token_hash = models.CharField(max_length=64, unique=True, editable=False)
     assertion_challenge = models.CharField(max_length=128, blank=True, editable=False)
     device = models.ForeignKey(
         "django_otp_webauthn.WebAuthnCredential",

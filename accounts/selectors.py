@@ -1,6 +1,6 @@
 """Reads of the accounts app."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts.models import LoginRequest, User, UserSession
@@ -13,14 +13,17 @@ def login_request_get(*, request_id) -> LoginRequest | None:
         return None
 
 
-def login_request_get_by_token(*, approval_token: str) -> LoginRequest | None:
+def login_request_get_by_link(*, token: str) -> tuple[LoginRequest | None, bool]:
+    """The request of a phone link or a QR link, and whether the token was the QR code's (weaker) one."""
     from accounts.tokens import default_secret_generator
 
-    return (
+    token_hash = default_secret_generator.hash(token)
+    login_request = (
         LoginRequest.objects.select_related("user")
-        .filter(approval_token_hash=default_secret_generator.hash(approval_token))
+        .filter(Q(approval_token_hash=token_hash) | Q(qr_token_hash=token_hash))
         .first()
     )
+    return login_request, login_request is not None and login_request.qr_token_hash == token_hash
 
 
 def devices_for(*, user: User) -> QuerySet[WebAuthnCredential]:

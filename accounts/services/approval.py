@@ -1,4 +1,10 @@
-"""The phone's answers to a login request: match code, passkey approval, deny, "this wasn't me"."""
+"""The phone's answers to a login request: match code, passkey approval, deny, "this wasn't me".
+
+Two links lead here. The phone link (push, SMS) has every power. The waiting page's QR
+link is also seen by whoever started the request, who may be a stranger who only knows
+the number: it can approve (the passkey proves who approves), but its deny only cancels
+that one request, without a strike towards the denial lock, and it cannot report fraud.
+"""
 
 import hmac
 from datetime import timedelta
@@ -7,11 +13,19 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import FraudReport, LoginRequest, PushSubscription, User
 from accounts.services.errors import MESSAGES, LoginError
-from accounts.services.login import WEBAUTHN_ERRORS, _approve_locked, _deny_locked, _lock_by_token, _pending_error
+from accounts.services.login import (
+    WEBAUTHN_ERRORS,
+    _approve_locked,
+    _deny_locked,
+    _lock_by_any_token,
+    _lock_by_token,
+    _pending_error,
+)
 from accounts.tokens import default_secret_generator
 from accounts.webauthn import DocuIDWebAuthnHelper
 from audit import record
@@ -21,7 +35,7 @@ from audit.actions import Action, Outcome
 def login_request_confirm_match_code(*, approval_token: str, code: str, request=None) -> LoginRequest:
     """The phone picked a code: the right one unlocks the passkey step, a wrong one ends the request."""
     with transaction.atomic():
-        login_request = _lock_by_token(approval_token)
+        login_request, _ = _lock_by_any_token(approval_token)
         error = _pending_error(login_request, request=request)
         if error is None and hmac.compare_digest(str(code or ""), login_request.match_code):
             if login_request.match_confirmed_at is None:
@@ -48,7 +62,7 @@ def login_request_confirm_match_code(*, approval_token: str, code: str, request=
 def login_request_assertion_options(*, approval_token: str, request) -> dict:
     """WebAuthn request options with a fresh challenge bound to this login request (UV required)."""
     with transaction.atomic():
-        login_request = _lock_by_token(approval_token)
+        login_request, _ = _lock_by_any_token(approval_token)
         error = _pending_error(login_request, request=request)
         if error is None and login_request.match_confirmed_at is None:
             error = LoginError("match_code_required", MESSAGES["match_code_required"])
@@ -67,7 +81,7 @@ def login_request_approve(*, approval_token: str, credential: dict, request) -> 
     failed one leaves the request pending (the person may try again with a new challenge).
     """
     with transaction.atomic():
-        login_request = _lock_by_token(approval_token)
+        login_request, _ = _lock_by_any_token(approval_token)
         error = _pending_error(login_request, request=request)
         if error is None and login_request.match_confirmed_at is None:
             error = LoginError("match_code_required", MESSAGES["match_code_required"])
@@ -113,17 +127,41 @@ def _verify_assertion(user: User | None, challenge: str, credential: dict, reque
 
 
 def login_request_deny(*, approval_token: str, request=None) -> LoginRequest:
+    """Deny from the phone link (a strike towards the denial lock); from the QR link, just cancel."""
     with transaction.atomic():
-        login_request = _lock_by_token(approval_token)
+        login_request, via_qr = _lock_by_any_token(approval_token)
         error = _pending_error(login_request, request=request)
+        if error is None and via_qr:
+            _cancel_from_qr_locked(login_request, request=request)
+            return login_request
         if error is None:
             _deny_locked(login_request, request=request, data={"via": "approval_page"})
             return login_request
     raise error
 
 
+def _cancel_from_qr_locked(login_request: LoginRequest, *, request) -> None:
+    # Not a denial by the number's owner: no strike, and recorded as auth.failed with a
+    # reason the metrics mapping ignores, so it does not count as a "denied" attempt.
+    login_request.status = LoginRequest.Status.CANCELLED
+    login_request.failure_reason = "cancelled_from_qr"
+    login_request.decided_at = timezone.now()
+    login_request.save(update_fields=["status", "failure_reason", "decided_at"])
+    record(
+        Action.AUTH_FAILED,
+        outcome=Outcome.FAILURE,
+        actor=login_request.user,
+        target=login_request,
+        request=request,
+        data={"reason": "cancelled_from_qr", "provider": login_request.provider},
+    )
+
+
 def login_request_report_fraud(*, approval_token: str, request=None) -> LoginRequest:
-    """ "This wasn't me": deny, block new requests for the number for a while, and tell staff."""
+    """ "This wasn't me": deny, block new requests for the number for a while, and tell staff.
+
+    Only the phone link may do this: the QR link's token is refused as not found.
+    """
     with transaction.atomic():
         login_request = _lock_by_token(approval_token)
         error = _pending_error(login_request, request=request)
@@ -172,9 +210,11 @@ def push_subscription_save(*, approval_token: str, subscription: dict, browser: 
     The approval proves who holds this phone; without it anyone with a link could
     redirect someone's sign-in notifications to their own browser.
     """
+    # Either link: what counts is the passkey approval, which only the phone's owner can give.
+    token_hash = default_secret_generator.hash(approval_token)
     login_request = (
         LoginRequest.objects.select_related("user")
-        .filter(approval_token_hash=default_secret_generator.hash(approval_token))
+        .filter(Q(approval_token_hash=token_hash) | Q(qr_token_hash=token_hash))
         .first()
     )
     fresh_until = timedelta(seconds=settings.DOCUID_LOGIN_REQUEST_TTL_SECONDS)

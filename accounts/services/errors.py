@@ -22,6 +22,7 @@ MESSAGES = {
     "wrong_match_code": "The code picked on the phone did not match the one on this screen, so the request was cancelled.",
     "provider_error": "The phone could not be reached. Please try again in a moment.",
     "cancelled": "The sign-in request was cancelled.",
+    "cancelled_from_qr": "The sign-in request was cancelled on the phone that scanned the code.",
     "replayed": "This sign-in request has already been used.",
     "not_yours": "This sign-in request belongs to another browser. Start a new sign-in here.",
     "not_found": "This sign-in request does not exist or has ended.",

@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django_otp_webauthn.exceptions import OTPWebAuthnApiError
@@ -118,6 +119,7 @@ def _lock(request_id) -> LoginRequest:
 
 
 def _lock_by_token(approval_token: str) -> LoginRequest:
+    """Lock the request of a phone link (push or SMS); the QR code's weaker token is not accepted."""
     token_hash = default_secret_generator.hash(approval_token)
     request = (
         LoginRequest.objects.select_for_update(of=("self",))
@@ -128,6 +130,20 @@ def _lock_by_token(approval_token: str) -> LoginRequest:
     if request is None:
         raise LoginError("not_found", MESSAGES["not_found"])
     return request
+
+
+def _lock_by_any_token(token: str) -> tuple[LoginRequest, bool]:
+    """Lock the request of a phone link or of a QR code; return (request, whether it was the QR token)."""
+    token_hash = default_secret_generator.hash(token)
+    request = (
+        LoginRequest.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(Q(approval_token_hash=token_hash) | Q(qr_token_hash=token_hash))
+        .first()
+    )
+    if request is None:
+        raise LoginError("not_found", MESSAGES["not_found"])
+    return request, hmac.compare_digest(request.qr_token_hash, token_hash)
 
 
 def _expire_locked(login_request: LoginRequest, *, request=None) -> None:
@@ -181,8 +197,10 @@ def login_request_start(
 
     Raises ValidationError for a malformed number and RateLimited past the abuse limits.
     An unknown or unenrolled number gets a request too (user=None) that simply expires, so
-    callers cannot tell the two apart. The approval link (for the QR code) is set on the
-    returned request as the unsaved attribute `approval_url`: the token is never stored.
+    callers cannot tell the two apart. Two links are set on the returned request as unsaved
+    attributes (their tokens are never stored): `approval_url`, with full powers, goes only
+    to the phone (push, SMS); `qr_url`, for the waiting page's QR code, can approve but
+    cannot deny with a strike or report fraud, because the requesting browser sees it.
     """
     phone_number = normalize_phone(phone_number)
     try:
@@ -197,6 +215,7 @@ def login_request_start(
     provider = get_provider()
     claim_secret, claim_hash = default_secret_generator.make()
     token, token_hash = default_secret_generator.make()
+    qr_token, qr_token_hash = default_secret_generator.make()
     with transaction.atomic():
         login_request = LoginRequest(
             user=_eligible_user(phone_number, provider),
@@ -206,6 +225,7 @@ def login_request_start(
             match_code=_new_match_code(),
             claim_secret_hash=claim_hash,
             approval_token_hash=token_hash,
+            qr_token_hash=qr_token_hash,
             browser=client_context.browser,
             os=client_context.os,
             ip_masked=client_context.ip_masked,
@@ -230,6 +250,7 @@ def login_request_start(
         # Known and unknown numbers both go through the queue, so response timing does not tell them apart.
         transaction.on_commit(lambda: _enqueue_notify(request_id, url))
     login_request.approval_url = url
+    login_request.qr_url = approval_url(qr_token)
     return login_request, claim_secret
 
 

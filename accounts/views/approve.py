@@ -15,8 +15,8 @@ from accounts.models import LoginRequest
 from accounts.views.common import ended_page, json_error, read_json
 
 INVALID_LINK = "This approval link is not valid. Open the latest notification, or scan the code on the sign-in screen."
-# The requesting browser sees both the match code and (in its QR code) this link, so a code
-# confirmed anywhere else proves nothing: the browser that approves must pick it itself.
+# The requesting browser sees both the match code and (in its QR code) a link that can
+# approve, so a code confirmed anywhere else proves nothing: the browser that approves must pick it itself.
 CONFIRMED_KEY = "docuid_match_confirmed"
 
 
@@ -33,7 +33,7 @@ def _ended(request: HttpRequest, message: str, status: int = 200) -> HttpRespons
 @never_cache
 @require_GET
 def approve_view(request: HttpRequest, token: str) -> HttpResponse:
-    login_request = selectors.login_request_get_by_token(approval_token=token)
+    login_request, via_qr = selectors.login_request_get_by_link(token=token)
     if login_request is None:
         return _ended(request, INVALID_LINK, status=404)
     if login_request.status == LoginRequest.Status.PENDING and login_request.is_expired():
@@ -50,6 +50,8 @@ def approve_view(request: HttpRequest, token: str) -> HttpResponse:
     context = {
         "login_request": login_request,
         "token": token,
+        # The QR link is seen by whoever asked: it may cancel, but not report fraud.
+        "via_qr": via_qr,
         "choices": services.match_code_choices(login_request),
         "match_confirmed": _confirmed_here(request, login_request),
         "options_url": reverse("accounts:approve-options", args=[token]),
@@ -75,9 +77,11 @@ def approve_code_view(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def approve_deny_view(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        services.login_request_deny(approval_token=token, request=request)
+        login_request = services.login_request_deny(approval_token=token, request=request)
     except services.LoginError as exc:
         return _ended(request, exc.message, status=404 if exc.code == "not_found" else 200)
+    if login_request.status == LoginRequest.Status.CANCELLED:
+        return ended_page(request, title="Sign-in cancelled", message="Cancelled. Nobody was signed in.")
     return ended_page(request, title="Sign-in denied", message="Denied. Nobody was signed in.")
 
 
@@ -98,7 +102,7 @@ def approve_fraud_view(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_POST
 def approve_options_view(request: HttpRequest, token: str) -> JsonResponse:
-    login_request = selectors.login_request_get_by_token(approval_token=token)
+    login_request, _ = selectors.login_request_get_by_link(token=token)
     if login_request is not None and not _confirmed_here(request, login_request):
         return json_error("match_code_required", services.MESSAGES["match_code_required"], 409)
     try:

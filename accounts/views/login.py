@@ -49,8 +49,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error("phone_number", exc.messages[0])
         else:
-            # One pending sign-in per browser is plenty; older claims are dropped.
-            claims = {str(login_request.pk): {"secret": claim_secret, "approval_url": login_request.approval_url}}
+            # One pending sign-in per browser is plenty; older claims are dropped. Only the QR
+            # link is kept: the full-power approval link is for the phone alone.
+            claims = {str(login_request.pk): {"secret": claim_secret, "qr_url": login_request.qr_url}}
             request.session[CLAIMS_KEY] = claims
             return redirect("accounts:wait", request_id=login_request.pk)
     status = 400 if request.method == "POST" else 200
@@ -83,7 +84,10 @@ def wait_view(request: HttpRequest, request_id) -> HttpResponse:
         "login_request": login_request,
         "poll_seconds": POLL_SECONDS,
         "status_url": reverse("accounts:status", args=[login_request.pk]),
-        "qr_svg": _qr_svg(claim["approval_url"]) if get_provider(login_request.provider).uses_approval_page else "",
+        "qr_svg": _qr_svg(claim["qr_url"])
+        # A claim made before the QR token existed carries no QR link: its page just has no code.
+        if claim.get("qr_url") and get_provider(login_request.provider).uses_approval_page
+        else "",
     }
     return render(request, "accounts/wait.html", context)
 

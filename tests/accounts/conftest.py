@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.test import RequestFactory
 
@@ -21,6 +23,36 @@ def _login_settings(settings):
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def phone_links(settings, capsys, django_capture_on_commit_callbacks):
+    """The approval links really sent to the phone (the console notifier's), oldest first.
+
+    The requesting browser only ever holds the weaker QR link, so a test acting as the
+    phone reads the full-power link where the phone would get it. The notification is
+    queued on commit, which a test's transaction never reaches: each call runs what it
+    would have run.
+    """
+    settings.DEBUG = True
+    settings.DOCUID_NOTIFIERS = ["console"]
+    seen: list[str] = []
+    capturing = [django_capture_on_commit_callbacks(execute=True)]
+    capturing[0].__enter__()
+
+    def links() -> list[str]:
+        capturing[0].__exit__(None, None, None)
+        capturing[0] = django_capture_on_commit_callbacks(execute=True)
+        capturing[0].__enter__()
+        seen.extend(re.findall(r"^\s+(\S+/approve/\S+)$", capsys.readouterr().err, re.M))
+        return seen
+
+    yield links
+    capturing[0].__exit__(None, None, None)
+
+
+def token_of(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
 
 
 @pytest.fixture

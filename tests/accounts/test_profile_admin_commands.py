@@ -23,7 +23,8 @@ def sign_in_with_passkey(client, user, authenticator):
     """The real phone flow: ask, pick the code, assert with UV, collect the session."""
     wait_url = client.post(reverse("accounts:login"), {"phone_number": user.phone_number})["Location"]
     login_request = LoginRequest.objects.filter(user=user).order_by("-created_at").first()
-    token = client.session[CLAIMS_KEY][str(login_request.pk)]["approval_url"].rstrip("/").rsplit("/", 1)[-1]
+    # The waiting page's QR link: enough to approve with the passkey.
+    token = client.session[CLAIMS_KEY][str(login_request.pk)]["qr_url"].rstrip("/").rsplit("/", 1)[-1]
     phone = Client()
     phone.post(reverse("accounts:approve-code", args=[token]), {"code": login_request.match_code})
     options = phone.post(reverse("accounts:approve-options", args=[token])).json()

@@ -20,7 +20,7 @@ def approved_token(client, webauthn_provider, enrolled):
     sign_in_with_passkey(client, user, authenticator)
     from accounts.views.login import CLAIMS_KEY
 
-    return next(iter(client.session[CLAIMS_KEY].values()))["approval_url"].rstrip("/").rsplit("/", 1)[-1], user
+    return next(iter(client.session[CLAIMS_KEY].values()))["qr_url"].rstrip("/").rsplit("/", 1)[-1], user
 
 
 def test_the_phone_that_just_approved_can_subscribe_to_push(client, approved_token):

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import FraudReport, LoginRequest
 from accounts.views.login import CLAIMS_KEY
-from tests.accounts.conftest import ORIGIN
+from tests.accounts.conftest import ORIGIN, token_of
 from tests.accounts.softauthn import SoftAuthenticator
 from tests.factories import UserFactory
 
@@ -141,12 +141,13 @@ def test_logout_needs_a_post(client):
 
 
 @pytest.fixture
-def phone_flow(webauthn_provider, enrolled):
+def phone_flow(webauthn_provider, enrolled, phone_links):
+    """A desktop asks; the token is the one of the link sent to the phone (full powers)."""
     user, authenticator = enrolled
     desktop = Client()
     wait_url = ask(desktop, user.phone_number)["Location"]
     login_request = LoginRequest.objects.get()
-    token = desktop.session[CLAIMS_KEY][str(login_request.pk)]["approval_url"].rstrip("/").rsplit("/", 1)[-1]
+    token = token_of(phone_links()[-1])
     return desktop, wait_url, login_request, token, authenticator
 
 

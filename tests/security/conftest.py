@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.accounts.conftest import ORIGIN, enroll
+from tests.accounts.conftest import ORIGIN, enroll, phone_links  # noqa: F401 — fixture
 from tests.documents.conftest import document, login, login_url, media, other, owner  # noqa: F401 — fixtures
 
 __all__ = ["ORIGIN", "enroll", "login"]

@@ -10,6 +10,7 @@ from accounts.models import LoginRequest
 from accounts.views.login import CLAIMS_KEY
 from audit.models import AuditEvent
 from documents import services as document_services
+from tests.accounts.conftest import token_of
 from tests.factories import UserFactory, make_document
 from tests.security.conftest import enroll
 
@@ -49,12 +50,13 @@ def test_a_body_larger_than_the_json_limit_is_refused_cleanly_on_every_json_endp
         assert response.status_code == 400 and response.json()["ok"] is False
 
 
-def _phone_flow(user):
+def _phone_flow(user, phone_links):
+    """Ask on a desktop; return it, the request, the phone's link token and the desktop's QR token."""
     desktop = Client()
     desktop.post(reverse("accounts:login"), {"phone_number": user.phone_number})
     login_request = LoginRequest.objects.get()
-    approval_url = desktop.session[CLAIMS_KEY][str(login_request.pk)]["approval_url"]
-    return desktop, login_request, approval_url.rstrip("/").rsplit("/", 1)[-1]
+    qr_url = desktop.session[CLAIMS_KEY][str(login_request.pk)]["qr_url"]
+    return desktop, login_request, token_of(phone_links()[-1]), token_of(qr_url)
 
 
 def _approve(token, login_request, authenticator):
@@ -70,10 +72,10 @@ def _approve(token, login_request, authenticator):
     )
 
 
-def test_deny_or_this_wasnt_me_after_an_approval_changes_nothing(webauthn, rf):
+def test_deny_or_this_wasnt_me_after_an_approval_changes_nothing(webauthn, rf, phone_links):
     user = UserFactory()
     authenticator = enroll(user, rf.post("/"))
-    _, login_request, token = _phone_flow(user)
+    _, login_request, token, _ = _phone_flow(user, phone_links)
     assert _approve(token, login_request, authenticator).status_code == 200
     Client().post(reverse("accounts:approve-deny", args=[token]))
     Client().post(reverse("accounts:approve-fraud", args=[token]))
@@ -81,20 +83,20 @@ def test_deny_or_this_wasnt_me_after_an_approval_changes_nothing(webauthn, rf):
     assert login_request.status == LoginRequest.Status.APPROVED
 
 
-def test_a_denied_request_cannot_be_approved_afterwards(webauthn, rf):
+def test_a_denied_request_cannot_be_approved_afterwards(webauthn, rf, phone_links):
     user = UserFactory()
     authenticator = enroll(user, rf.post("/"))
-    _, login_request, token = _phone_flow(user)
+    _, login_request, token, _ = _phone_flow(user, phone_links)
     Client().post(reverse("accounts:approve-deny", args=[token]))
     assert _approve(token, login_request, authenticator).status_code != 200
     login_request.refresh_from_db()
     assert login_request.status == LoginRequest.Status.DENIED
 
 
-def test_no_secret_of_a_login_or_a_share_reaches_the_audit_trail_or_the_logs(webauthn, rf, no_pii_in_logs):
+def test_no_secret_of_a_login_or_a_share_reaches_the_audit_trail_or_the_logs(webauthn, rf, no_pii_in_logs, phone_links):
     user = UserFactory()
     authenticator = enroll(user, rf.post("/"))
-    desktop, login_request, token = _phone_flow(user)
+    desktop, login_request, token, qr_token = _phone_flow(user, phone_links)
     claim_secret = desktop.session[CLAIMS_KEY][str(login_request.pk)]["secret"]
     _approve(token, login_request, authenticator)
     desktop.get(reverse("accounts:wait", args=[login_request.pk]))
@@ -107,17 +109,17 @@ def test_no_secret_of_a_login_or_a_share_reaches_the_audit_trail_or_the_logs(web
         list(AuditEvent.objects.values("data", "target_repr", "actor_repr", "user_agent", "request_id")), default=str
     )
     logs = no_pii_in_logs.stream.getvalue()
-    for secret in (claim_secret, token, share_token, "correct horse battery"):
+    for secret in (claim_secret, token, qr_token, share_token, "correct horse battery"):
         assert secret not in trail and secret not in logs
 
 
-def test_the_requesting_browser_cannot_pick_the_match_code_for_the_phone(webauthn, rf):
+def test_the_requesting_browser_cannot_pick_the_match_code_for_the_phone(webauthn, rf, phone_links):
     victim = UserFactory()
     authenticator = enroll(victim, rf.post("/"))
-    _, login_request, token = _phone_flow(victim)
+    _, login_request, token, qr_token = _phone_flow(victim, phone_links)
     # The requester reads the code on its waiting page and the link in its QR code.
     attacker = Client()
-    attacker.post(reverse("accounts:approve-code", args=[token]), {"code": login_request.match_code})
+    attacker.post(reverse("accounts:approve-code", args=[qr_token]), {"code": login_request.match_code})
     victims_phone = Client()
     page = victims_phone.get(reverse("accounts:approve", args=[token]))
     assert page.content.count(b'name="code"') == 3 and b"approve.js" not in page.content
