@@ -317,6 +317,15 @@ def api_token_revoke(*, token: ApiToken, acting_user: User | None, reason: str =
     return count
 
 
+def api_token_revoke_own(*, user: User, token_id: int, request=None) -> bool:
+    """The person signs one of their own apps out; another person's token id is simply not found."""
+    token = ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).first()
+    if token is None:
+        return False
+    api_token_revoke(token=token, acting_user=user, reason="user", request=request)
+    return True
+
+
 def api_tokens_revoke_all(*, user: User, acting_user: User | None, reason: str, request=None) -> int:
     """Sign `user` out of every API client (sign out everywhere, support staff, deactivation)."""
     with transaction.atomic():

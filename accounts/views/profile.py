@@ -9,7 +9,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors, services
-from accounts.models import ApiToken
 from accounts.services import api_tokens
 
 
@@ -85,11 +84,8 @@ def sign_out_everywhere_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def api_token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
-    # Scoped to the signed-in person: another person's token id is simply "no such sign-in".
-    token = ApiToken.objects.filter(user=request.user, pk=token_id, revoked_at__isnull=True).first()
-    if token is None:
-        messages.error(request, "No such sign-in.")
-    else:
-        api_tokens.api_token_revoke(token=token, acting_user=request.user, reason="user", request=request)
+    if api_tokens.api_token_revoke_own(user=request.user, token_id=token_id, request=request):
         messages.success(request, "That app was signed out.")
+    else:
+        messages.error(request, "No such sign-in.")
     return redirect("accounts:profile")
