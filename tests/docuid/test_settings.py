@@ -73,3 +73,12 @@ def test_the_content_security_policy_forbids_inline_scripts(client):
     assert directives["script-src"] == "'self'"
     assert "unsafe-inline" not in policy
     assert "frame-ancestors 'none'" in policy
+
+
+def test_the_refusal_is_one_clear_line_not_a_traceback(tmp_path):
+    env = production_env(tmp_path)
+    del env["SECRET_KEY"]
+    result = manage("migrate", **env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("DocuID cannot start: SECRET_KEY is not set.")
+    assert "Traceback" not in result.stderr
