@@ -25,3 +25,5 @@ async function approve() {
 }
 
 button.addEventListener("click", approve);
+// Rendered disabled: a tap before this module runs would otherwise do nothing.
+button.disabled = false;

@@ -26,3 +26,5 @@ async function enroll() {
 }
 
 button.addEventListener("click", enroll);
+// Rendered disabled: a tap before this module runs would otherwise do nothing.
+button.disabled = false;
