@@ -227,6 +227,7 @@ def main() -> int:
             scrape = timings_ms(session, base_url + "/metrics", args.scrapes)
             baseline = timings_ms(session, base_url + "/healthz", args.scrapes)
             exposition = session.get(base_url + "/metrics", timeout=30).text
+            metric_files = sorted(path.name for path in (workdir / "prometheus").glob("*.db"))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -240,6 +241,7 @@ def main() -> int:
     print(f"requests sent        {requests_sent} in {traffic_seconds:.1f}s through gunicorn (2 workers)")
     print(f"series exposed       {len(series)} ({len(latency_series)} api_latency_ms, {len(routes)} route labels)")
     print(f"exposition size      {len(exposition.encode()) / 1024:.0f} KiB")
+    print(f"metric files         {len(metric_files)} in the multiprocess directory ({', '.join(metric_files)})")
     print(f"/metrics  ms         p50 {p(scrape, 50):.1f}  p95 {p(scrape, 95):.1f}  p99 {scrape_p99:.1f}")
     print(f"/healthz  ms         p50 {p(baseline, 50):.1f}  p95 {p(baseline, 95):.1f}  p99 {baseline_p99:.1f}")
     print(f"scrape / baseline    {scrape_p99 / baseline_p99:.1f}x at p99")

@@ -46,7 +46,8 @@ worker_class = "sync"
 timeout = int(_env("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(_env("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = int(_env("GUNICORN_KEEPALIVE", "5"))
-# Recycling workers bounds slow memory growth; counters survive it (their files stay).
+# Recycling workers bounds slow memory growth; counters survive it (child_exit folds
+# a dead worker's metric files into archives).
 max_requests = int(_env("GUNICORN_MAX_REQUESTS", "1000"))
 max_requests_jitter = max_requests // 10
 preload_app = False
@@ -100,7 +101,12 @@ def on_starting(server):
 
 
 def child_exit(server, worker):
-    """Drop a dead worker's live gauges; its counters and histograms stay in the totals."""
+    """Drop a dead worker's live gauges and fold its counters and histograms into the
+    archive files: they stay in the totals, and the directory does not grow with every
+    recycled worker (docuid/multiproc_metrics.py)."""
     from prometheus_client import multiprocess
 
+    from docuid.multiproc_metrics import compact_worker_files
+
     multiprocess.mark_process_dead(worker.pid)
+    compact_worker_files(str(PROMETHEUS_MULTIPROC_DIR), worker.pid)

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CollectorRegistry, Histogram, multiprocess
 
+from docuid import multiproc_metrics
+
 # prometheus_client opens its value files lazily and fails on a missing directory, which
 # would break any process (manage.py, celery) started with the variable but without the
 # directory; gunicorn's config also wipes it at start.
@@ -84,7 +86,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     from operations.metrics import refresh_backup_gauges
 
     refresh_backup_gauges()
-    output = prometheus_client.generate_latest(_registry())
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    output = multiproc_metrics.render(multiproc_dir) if multiproc_dir else prometheus_client.generate_latest()
     return HttpResponse(output, content_type=prometheus_client.CONTENT_TYPE_LATEST)
 
 

@@ -52,9 +52,8 @@ def healthz_count(metrics_text: str) -> float:
     return total
 
 
-@pytest.fixture(scope="module")
-def gunicorn(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("gunicorn")
+@contextlib.contextmanager
+def serve(tmp_path, **extra_env):
     port = free_port()
     var_dir = tmp_path / "var"
     (var_dir / "staticfiles").mkdir(parents=True)
@@ -72,6 +71,7 @@ def gunicorn(tmp_path_factory):
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
         "DJANGO_SETTINGS_MODULE": "docuid.settings",
+        **extra_env,
     }
     # migrate writes metrics into the directory too: gunicorn must start from an empty one.
     (tmp_path / "prometheus").mkdir()
@@ -115,6 +115,19 @@ def gunicorn(tmp_path_factory):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def gunicorn(tmp_path_factory):
+    with serve(tmp_path_factory.mktemp("gunicorn")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def recycling_gunicorn(tmp_path_factory):
+    """Workers that exit after ~20 requests, as GUNICORN_MAX_REQUESTS makes them in production."""
+    with serve(tmp_path_factory.mktemp("recycling"), GUNICORN_MAX_REQUESTS="20") as server:
+        yield server
 
 
 def healthz_counts_per_worker(metrics_dir, tmp_path) -> list[float]:
@@ -173,3 +186,22 @@ def test_gunicorn_and_the_app_log_json_lines_with_pii_masked(gunicorn):
     assert "victim" not in text
     # Every line gunicorn or the app wrote on stdout is JSON (warnings go to stderr, which is merged here).
     assert all(line.startswith("{") for line in text.splitlines() if "Warning" not in line and line.strip())
+
+
+def test_recycled_workers_stay_in_the_totals_and_their_files_are_folded_into_archives(recycling_gunicorn):
+    port, metrics_dir = recycling_gunicorn["port"], recycling_gunicorn["metrics_dir"]
+    before = healthz_count(get(port, "/metrics")[1])
+    sent = 120  # about six worker lifetimes
+    assert [get(port, "/healthz")[0] for _ in range(sent)] == [200] * sent
+    assert "Autorestarting worker" in recycling_gunicorn["log"].read_text()
+
+    # Gunicorn's master folds an exited worker's files in child_exit: wait for it, bounded.
+    deadline = time.monotonic() + 15
+    while True:
+        histograms = sorted(path.name for path in metrics_dir.glob("histogram_*.db"))
+        if len(histograms) <= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert "histogram_archive.db" in histograms
+    assert len(histograms) <= 3, histograms  # two live workers and the archive, however many have exited
+    assert healthz_count(get(port, "/metrics")[1]) - before == sent
