@@ -21,6 +21,7 @@ from accounts.services.errors import MESSAGES, LoginError
 from accounts.services.login import (
     WEBAUTHN_ERRORS,
     _approve_locked,
+    _decide_locked,
     _deny_locked,
     _lock_by_any_token,
     _lock_by_token,
@@ -43,17 +44,12 @@ def login_request_confirm_match_code(*, approval_token: str, code: str, request=
                 login_request.save(update_fields=["match_confirmed_at"])
             return login_request
         if error is None:
-            login_request.status = LoginRequest.Status.CANCELLED
-            login_request.failure_reason = "wrong_match_code"
-            login_request.decided_at = timezone.now()
-            login_request.save(update_fields=["status", "failure_reason", "decided_at"])
-            record(
-                Action.AUTH_FAILED,
-                outcome=Outcome.FAILURE,
-                actor=login_request.user,
-                target=login_request,
+            _decide_locked(
+                login_request,
+                LoginRequest.Status.CANCELLED,
+                action=Action.AUTH_FAILED,
+                reason="wrong_match_code",
                 request=request,
-                data={"reason": "wrong_match_code", "provider": login_request.provider},
             )
             error = LoginError("wrong_match_code", MESSAGES["wrong_match_code"])
     raise error
@@ -143,17 +139,12 @@ def login_request_deny(*, approval_token: str, request=None) -> LoginRequest:
 def _cancel_from_qr_locked(login_request: LoginRequest, *, request) -> None:
     # Not a denial by the number's owner: no strike, and recorded as auth.failed with a
     # reason the metrics mapping ignores, so it does not count as a "denied" attempt.
-    login_request.status = LoginRequest.Status.CANCELLED
-    login_request.failure_reason = "cancelled_from_qr"
-    login_request.decided_at = timezone.now()
-    login_request.save(update_fields=["status", "failure_reason", "decided_at"])
-    record(
-        Action.AUTH_FAILED,
-        outcome=Outcome.FAILURE,
-        actor=login_request.user,
-        target=login_request,
+    _decide_locked(
+        login_request,
+        LoginRequest.Status.CANCELLED,
+        action=Action.AUTH_FAILED,
+        reason="cancelled_from_qr",
         request=request,
-        data={"reason": "cancelled_from_qr", "provider": login_request.provider},
     )
 
 
@@ -173,10 +164,6 @@ def login_request_report_fraud(*, approval_token: str, request=None) -> LoginReq
 
 def _report_fraud_locked(login_request: LoginRequest, *, request) -> FraudReport:
     now = timezone.now()
-    login_request.status = LoginRequest.Status.DENIED
-    login_request.failure_reason = "fraud_reported"
-    login_request.decided_at = now
-    login_request.save(update_fields=["status", "failure_reason", "decided_at"])
     report = FraudReport(
         login_request=login_request,
         user=login_request.user,
@@ -186,14 +173,13 @@ def _report_fraud_locked(login_request: LoginRequest, *, request) -> FraudReport
     )
     report.full_clean()
     report.save()
-    record(
-        Action.AUTH_FRAUD_REPORTED,
-        outcome=Outcome.FAILURE,
-        actor=login_request.user,
-        target=login_request,
+    _decide_locked(
+        login_request,
+        LoginRequest.Status.DENIED,
+        action=Action.AUTH_FRAUD_REPORTED,
+        reason="fraud_reported",
         request=request,
         data={
-            "provider": login_request.provider,
             "fraud_report": report.pk,
             "blocked_minutes": settings.DOCUID_FRAUD_BLOCK_MINUTES,
             "asking_browser": login_request.browser,

@@ -40,6 +40,41 @@ WEBAUTHN_ERRORS = (OTPWebAuthnApiError, webauthn_exceptions.WebAuthnException, V
 # --- helpers --------------------------------------------------------------------------
 
 
+def _decide_locked(
+    login_request: LoginRequest,
+    status: str,
+    *,
+    action: str,
+    outcome: str = Outcome.FAILURE,
+    reason: str = "",
+    request=None,
+    data: dict | None = None,
+    **fields,
+) -> None:
+    """End a locked, pending request: its status (and reason, and `fields`), saved and audited.
+
+    The audit event carries the provider, the reason (the metrics count failures by it)
+    and `data`; its actor is the number's owner, if the number has one.
+    """
+    login_request.status = status
+    login_request.decided_at = timezone.now()
+    update_fields = ["status", "decided_at", *fields]
+    if reason:
+        login_request.failure_reason = reason
+        update_fields.append("failure_reason")
+    for name, value in fields.items():
+        setattr(login_request, name, value)
+    login_request.save(update_fields=update_fields)
+    record(
+        action,
+        outcome=outcome,
+        actor=login_request.user,
+        target=login_request,
+        request=request,
+        data={"provider": login_request.provider, **({"reason": reason} if reason else {}), **(data or {})},
+    )
+
+
 def _new_match_code() -> str:
     return f"{secrets.randbelow(90) + 10:02d}"
 
@@ -147,16 +182,12 @@ def _lock_by_any_token(token: str) -> tuple[LoginRequest, bool]:
 
 
 def _expire_locked(login_request: LoginRequest, *, request=None) -> None:
-    login_request.status = LoginRequest.Status.EXPIRED
-    login_request.decided_at = timezone.now()
-    login_request.save(update_fields=["status", "decided_at"])
-    record(
-        Action.AUTH_EXPIRED,
-        outcome=Outcome.FAILURE,
-        actor=None,
-        target=login_request,
+    _decide_locked(
+        login_request,
+        LoginRequest.Status.EXPIRED,
+        action=Action.AUTH_EXPIRED,
         request=request,
-        data={"provider": login_request.provider, "channel": login_request.channel},
+        data={"channel": login_request.channel},
     )
 
 
@@ -279,16 +310,12 @@ def login_request_fail_provider(*, request_id) -> None:
         login_request = _lock(request_id)
         if login_request.status != LoginRequest.Status.PENDING:
             return
-        login_request.status = LoginRequest.Status.CANCELLED
-        login_request.failure_reason = "provider_error"
-        login_request.decided_at = timezone.now()
-        login_request.save(update_fields=["status", "failure_reason", "decided_at"])
-        record(
-            Action.AUTH_FAILED,
+        _decide_locked(
+            login_request,
+            LoginRequest.Status.CANCELLED,
+            action=Action.AUTH_FAILED,
             outcome=Outcome.ERROR,
-            actor=login_request.user,
-            target=login_request,
-            data={"reason": "provider_error", "provider": login_request.provider},
+            reason="provider_error",
         )
 
 
@@ -349,35 +376,28 @@ def login_requests_sweep(*, now=None) -> int:
 
 
 def _approve_locked(login_request: LoginRequest, *, device, request, data: dict) -> None:
-    login_request.status = LoginRequest.Status.APPROVED
-    login_request.device = device
-    login_request.decided_at = timezone.now()
-    login_request.save(update_fields=["status", "device", "decided_at"])
-    record(
-        Action.AUTH_APPROVED,
+    _decide_locked(
+        login_request,
+        LoginRequest.Status.APPROVED,
+        action=Action.AUTH_APPROVED,
         outcome=Outcome.SUCCESS,
-        actor=login_request.user,
-        target=login_request,
         request=request,
-        data={"provider": login_request.provider, **data},
+        data=data,
+        device=device,
     )
 
 
 def _deny_locked(login_request: LoginRequest, *, request, data: dict) -> None:
-    login_request.status = LoginRequest.Status.DENIED
-    login_request.failure_reason = "denied"
-    login_request.decided_at = timezone.now()
-    login_request.save(update_fields=["status", "failure_reason", "decided_at"])
+    _decide_locked(
+        login_request,
+        LoginRequest.Status.DENIED,
+        action=Action.AUTH_DENIED,
+        reason="denied",
+        request=request,
+        data=data,
+    )
     ratelimit.record_strike(
         DENIAL_SCOPE, login_request.phone_number, window_seconds=settings.DOCUID_DENIAL_LOCK_WINDOW_SECONDS
-    )
-    record(
-        Action.AUTH_DENIED,
-        outcome=Outcome.FAILURE,
-        actor=login_request.user,
-        target=login_request,
-        request=request,
-        data={"provider": login_request.provider, **data},
     )
 
 
