@@ -54,6 +54,28 @@ class UserAdmin(DjangoUserAdmin):
             request=request,
             data={"via": "admin", "fields": fields},
         )
+        if change and "phone_number" in fields:
+            services.user_phone_number_changed(user=obj, acting_user=request.user, request=request)
+            self.message_user(
+                request,
+                "The number changed, so this person's passkeys, sessions and API tokens were revoked. "
+                "Send an enrollment link to the new number to register the new phone.",
+                messages.WARNING,
+            )
+
+    def user_change_password(self, request, id, form_url=""):
+        # Staff accounts have admin passwords; setting one for somebody else is audited.
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            record(
+                Action.USER_PASSWORD_CHANGED,
+                outcome=Outcome.SUCCESS,
+                actor=request.user,
+                target=self.get_object(request, id),
+                request=request,
+                data={"via": "admin"},
+            )
+        return response
 
     @admin.action(description="Send a new enrollment link (older links stop working)")
     def send_enrollment_link(self, request, queryset):

@@ -25,6 +25,8 @@ class Action(models.TextChoices):
     USER_UPDATED = "user.updated", "User updated"
     USER_DEACTIVATED = "user.deactivated", "User deactivated"
     USER_UNLOCKED = "user.unlocked", "User unlocked"
+    USER_PASSWORD_CHANGED = "user.password_changed", "Staff password changed"
+    USER_PHONE_CHANGED = "user.phone_changed", "Phone number changed: passkeys and sessions revoked"
     # document.* — documents and their content
     DOCUMENT_UPLOAD = "document.upload", "Document uploaded"
     DOCUMENT_VERSION = "document.version", "New document version"

@@ -21,6 +21,7 @@ from accounts.services.devices import (
     passkey_signin_begin,
     passkey_signin_complete,
     user_create,
+    user_phone_number_changed,
 )
 from accounts.services.errors import MESSAGES, LoginError, RateLimited
 from accounts.services.login import (
@@ -81,6 +82,7 @@ __all__ = [
     "session_login",
     "session_logout",
     "user_create",
+    "user_phone_number_changed",
     "user_session_register",
     "user_session_revoke",
     "user_session_touch",

@@ -166,6 +166,29 @@ def devices_revoke_all(*, user: User, acting_user: User, request=None) -> int:
         return len(devices)
 
 
+def user_phone_number_changed(*, user: User, acting_user: User, request=None) -> None:
+    """A new number is a new phone: nothing proven with the old one stays valid.
+
+    The passkeys and push subscriptions (on the old phone), every session and API token
+    (signed in by approving on it) go; the person signs in again after enrolling the new
+    phone from a fresh enrollment link.
+    """
+    from accounts.services.sessions import user_sessions_revoke_all
+
+    with transaction.atomic():
+        devices = devices_revoke_all(user=user, acting_user=acting_user, request=request)
+        sessions = user_sessions_revoke_all(user=user, acting_user=acting_user, request=request)
+        EnrollmentLink.objects.filter(user=user, used_at=None, revoked_at=None).update(revoked_at=timezone.now())
+        record(
+            Action.USER_PHONE_CHANGED,
+            outcome=Outcome.SUCCESS,
+            actor=acting_user,
+            target=user,
+            request=request,
+            data={"devices_revoked": devices, "sessions_revoked": sessions},
+        )
+
+
 def passkey_signin_begin(*, request) -> tuple[dict, dict]:
     """Options for a usernameless passkey sign-in (conditional UI) with user verification required."""
     return DocuIDWebAuthnHelper(request=request).authenticate_begin(user=None)
