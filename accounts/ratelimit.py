@@ -62,6 +62,20 @@ def clear(scope: str, identity: str) -> None:
     cache.delete(_key(scope, identity))
 
 
+def generation(scope: str, identity: str) -> int:
+    """A number mixed into derived identities, so that `new_generation` forgets all of them at once."""
+    return int(cache.get(_key(f"{scope}-generation", identity)) or 0)
+
+
+def new_generation(scope: str, identity: str, *, timeout: int) -> None:
+    key = _key(f"{scope}-generation", identity)
+    cache.add(key, 0, timeout=timeout)
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=timeout)
+
+
 def reset(limit: Limit, identity: str, *, now: float | None = None) -> None:
     """Forget the current window's count for `identity` (staff unlock)."""
     now = time.time() if now is None else now

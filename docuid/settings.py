@@ -221,7 +221,9 @@ OTP_WEBAUTHN_TIMEOUT_SECONDS = 120
 DOCUID_LOGIN_REQUEST_TTL_SECONDS = env_int("DOCUID_LOGIN_REQUEST_TTL_SECONDS", 300)
 DOCUID_ENROLLMENT_TTL_HOURS = env_int("DOCUID_ENROLLMENT_TTL_HOURS", 24)
 DOCUID_FRAUD_BLOCK_MINUTES = env_int("DOCUID_FRAUD_BLOCK_MINUTES", 20)
-DOCUID_RATE_LIMIT_PHONE = env_int("DOCUID_RATE_LIMIT_PHONE", 5)  # login requests per number per window
+DOCUID_RATE_LIMIT_PHONE = env_int("DOCUID_RATE_LIMIT_PHONE", 5)  # login requests per number per client IP per window
+# ...and per number from every network together: one stranger cannot lock a number out, a crowd cannot push-bomb it.
+DOCUID_RATE_LIMIT_PHONE_TOTAL = env_int("DOCUID_RATE_LIMIT_PHONE_TOTAL", 15)
 DOCUID_RATE_LIMIT_IP = env_int("DOCUID_RATE_LIMIT_IP", 20)  # login requests per client IP per window
 DOCUID_RATE_LIMIT_WINDOW_SECONDS = env_int("DOCUID_RATE_LIMIT_WINDOW_SECONDS", 900)
 DOCUID_DENIAL_LOCK_COUNT = env_int("DOCUID_DENIAL_LOCK_COUNT", 5)  # denials that lock a number...

@@ -100,6 +100,18 @@ def approval_url(token: str) -> str:
     return settings.DOCUID_SITE_URL + reverse("accounts:approve", args=[token])
 
 
+def phone_limits(phone_number: str, ip: str | None) -> list[tuple[ratelimit.Limit, str]]:
+    """The login limits of a number: per number *and network*, so a stranger hammering someone's
+    number uses up only their own allowance, and a total that bounds the prompts the phone gets.
+    The per-network identities carry a generation that a staff unlock moves on."""
+    window = settings.DOCUID_RATE_LIMIT_WINDOW_SECONDS
+    generation = ratelimit.generation("login-phone", phone_number)
+    return [
+        (ratelimit.Limit("login-phone", settings.DOCUID_RATE_LIMIT_PHONE, window), f"{phone_number}|{generation}|{ip}"),
+        (ratelimit.Limit("login-phone-total", settings.DOCUID_RATE_LIMIT_PHONE_TOTAL, window), phone_number),
+    ]
+
+
 def _check_limits(*, phone_number: str, client: ClientContext) -> None:
     now = timezone.now()
     window = settings.DOCUID_RATE_LIMIT_WINDOW_SECONDS
@@ -129,11 +141,12 @@ def _check_limits(*, phone_number: str, client: ClientContext) -> None:
             raise RateLimited(
                 "Too many sign-in attempts from your network. Please wait and try again.", verdict.retry_after, "ip"
             )
-    verdict = ratelimit.hit(ratelimit.Limit("login-phone", settings.DOCUID_RATE_LIMIT_PHONE, window), phone_number)
-    if not verdict.allowed:
-        raise RateLimited(
-            "Too many sign-in attempts for this number. Please wait and try again.", verdict.retry_after, "phone"
-        )
+    for limit, identity in phone_limits(phone_number, client.ip):
+        verdict = ratelimit.hit(limit, identity)
+        if not verdict.allowed:
+            raise RateLimited(
+                "Too many sign-in attempts for this number. Please wait and try again.", verdict.retry_after, "phone"
+            )
 
 
 def _eligible_user(phone_number: str, provider) -> User | None:

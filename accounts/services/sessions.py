@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp import login as otp_login
 
+from accounts import ratelimit
 from accounts.context import ClientContext
 from accounts.models import User, UserSession
 from accounts.ratelimit import Limit, clear, reset
@@ -121,10 +122,10 @@ def user_unlock(*, user: User, acting_user: User, request=None) -> None:
             blocked_until=timezone.now()
         )
         clear(DENIAL_SCOPE, user.phone_number)
-        reset(
-            Limit("login-phone", settings.DOCUID_RATE_LIMIT_PHONE, settings.DOCUID_RATE_LIMIT_WINDOW_SECONDS),
-            user.phone_number,
-        )
+        # Every network's count for the number (a new generation) and the number's total.
+        window = settings.DOCUID_RATE_LIMIT_WINDOW_SECONDS
+        ratelimit.new_generation("login-phone", user.phone_number, timeout=window + 60)
+        reset(Limit("login-phone-total", settings.DOCUID_RATE_LIMIT_PHONE_TOTAL, window), user.phone_number)
         record(
             Action.USER_UNLOCKED,
             outcome=Outcome.SUCCESS,

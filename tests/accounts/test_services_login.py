@@ -1,3 +1,4 @@
+import contextlib
 from datetime import timedelta
 
 import pytest
@@ -383,13 +384,28 @@ def test_staff_unlock_lifts_the_denial_lock(settings):
     assert actions().count("user.unlocked") == 1
 
 
-def test_more_than_five_requests_for_one_number_in_the_window_are_refused():
-    for i in range(5):
-        start("+13125550155", ClientContext(ip=f"198.51.100.{i}"))
+def test_more_than_five_requests_for_one_number_from_one_network_in_the_window_are_refused():
+    for _ in range(5):
+        start("+13125550155", ClientContext(ip="198.51.100.7"))
     with pytest.raises(services.RateLimited) as exc:
-        start("+13125550155", ClientContext(ip="198.51.100.99"))
+        start("+13125550155", ClientContext(ip="198.51.100.7"))
     assert exc.value.scope == "phone" and 0 < exc.value.retry_after <= 900
     assert actions()[-1] == "auth.rate_limited"
+
+
+def test_a_stranger_hammering_a_number_does_not_lock_its_owner_out():
+    for _ in range(8):
+        with contextlib.suppress(services.RateLimited):
+            start("+13125550156", ClientContext(ip="203.0.113.66"))
+    start("+13125550156", ClientContext(ip="198.51.100.8"))  # the owner, from their own network
+
+
+def test_a_number_receives_at_most_fifteen_prompts_in_the_window_whatever_the_networks():
+    for i in range(15):
+        start("+13125550157", ClientContext(ip=f"198.51.100.{i}"))
+    with pytest.raises(services.RateLimited) as exc:
+        start("+13125550157", ClientContext(ip="198.51.100.99"))
+    assert exc.value.scope == "phone"
 
 
 def test_more_than_twenty_requests_from_one_ip_in_the_window_are_refused():
@@ -398,3 +414,13 @@ def test_more_than_twenty_requests_from_one_ip_in_the_window_are_refused():
     with pytest.raises(services.RateLimited) as exc:
         start("+13125551999", ClientContext(ip="198.51.100.50"))
     assert exc.value.scope == "ip"
+
+
+def test_staff_unlock_also_lifts_the_per_network_limit_of_the_number():
+    user = UserFactory(phone_number="+13125550158")
+    for _ in range(5):
+        start(user.phone_number, ClientContext(ip="198.51.100.9"))
+    with pytest.raises(services.RateLimited):
+        start(user.phone_number, ClientContext(ip="198.51.100.9"))
+    services.user_unlock(user=user, acting_user=UserFactory(is_staff=True))
+    start(user.phone_number, ClientContext(ip="198.51.100.9"))
