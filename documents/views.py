@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.phone import normalize_phone
 from audit.actions import Action, Outcome
-from documents import http, previews, selectors, services
+from documents import http, previews, rendering, selectors, services
 from documents.errors import DocumentError, DuplicateDocument, UploadTooLarge
 from documents.forms import DocumentFilterForm, GrantForm, UploadMetadataForm, VersionForm
 from documents.models import Document, DocumentVersion, Family, Grant
@@ -32,6 +32,7 @@ FILTER_CHOICES = {
     for name, field in (("family", "family"), ("level", "level"), ("sort", "sort"))
 }
 MULTIPART_OVERHEAD = 1024 * 1024
+PERMISSION_CHOICES = GrantForm.base_fields["permission"].choices
 
 
 def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
@@ -76,10 +77,18 @@ def document_list(request: HttpRequest) -> HttpResponse:
     page = selectors.documents_list(request.user, filters=filters, page=page_number, per_page=per_page)
     params = request.GET.copy()
     params.pop("page", None)
+    rows = rendering.document_rows(page.documents, user=request.user, detail_prefix=reverse("documents:list"))
     return render(
         request,
         "documents/list.html",
-        {"form": form, "page": page, "filters": filters, "querystring": params.urlencode(), "choices": FILTER_CHOICES},
+        {
+            "form": form,
+            "page": page,
+            "rows": rows,
+            "filters": filters,
+            "querystring": params.urlencode(),
+            "choices": FILTER_CHOICES,
+        },
     )
 
 
@@ -96,17 +105,17 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "permissions": permissions,
         "tags": list(document.tags.all()),
         "versions": list(selectors.document_versions(document)) if permissions.manage else [],
+        "can_grant": permissions.share,
+        "permission_choices": PERMISSION_CHOICES,
     }
     if permissions.manage:
+        history = list(selectors.document_access_history(document))
         context |= {
             "grants": list(selectors.document_grants(document)),
             "shares": list(selectors.document_shares(document)),
-            "history": list(selectors.document_access_history(document)),
-            "grant_form": GrantForm(),
-            "version_form": VersionForm(),
+            "history": history,
+            "history_rows": rendering.history_rows(history),
         }
-    elif permissions.share:
-        context["grant_form"] = GrantForm()
     return render(request, "documents/detail.html", context)
 
 
@@ -281,7 +290,6 @@ def document_open(request: HttpRequest, pk: int) -> HttpResponse:
     version = document.current_version
     if version is None:
         raise Http404("No content.")
-    permissions = selectors.document_permissions(request.user, document)
     services.document_access_record(
         action=Action.DOCUMENT_OPEN,
         actor=request.user,
@@ -292,6 +300,8 @@ def document_open(request: HttpRequest, pk: int) -> HttpResponse:
     if document.family in INLINE_FAMILIES:
         csp = http.INLINE_PDF_CSP if document.family == Family.PDF else http.INLINE_IMAGE_CSP
         return http.file_response(request, version, as_attachment=False, extra_headers={"Content-Security-Policy": csp})
+    # Only the preview page offers actions (download); an inline file needs no permission lookup.
+    permissions = selectors.document_permissions(request.user, document)
     preview = previews.text_preview(version)
     return render(
         request,

@@ -41,6 +41,23 @@ def test_the_list_page_costs_a_bounded_number_of_queries(client, owner, django_a
     assert response.content.count(b"<tr>") == 26
 
 
+def test_rows_built_in_python_escape_every_value(client, owner, other):
+    """The list rows and the history rows are not auto-escaped by the template engine: documents.rendering escapes."""
+    evil = '<script>alert("x")</script>'
+    document = make_document(owner, title=evil, category=evil, tags=["<b>t</b>"])
+    services.grant_add(acting_user=owner, document=document, user=other, notify=False)
+    other.name = evil
+    other.save(update_fields=["name"])
+    login(client, other)
+    listing = client.get(reverse("documents:list")).content.decode()
+    assert "<script>" not in listing and "<b>t</b>" not in listing
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in listing and "&lt;b&gt;t&lt;/b&gt;" in listing
+    client.get(reverse("documents:detail", args=[document.pk]))  # an event whose actor is named `evil`
+    login(client, owner)
+    detail = client.get(reverse("documents:detail", args=[document.pk])).content.decode()
+    assert "<script>" not in detail and "&lt;script&gt;" in detail
+
+
 def test_nonsense_filters_are_ignored_not_a_500(client, owner, document):
     login(client, owner)
     response = client.get(reverse("documents:list"), {"page": "x", "per_page": "1000", "modified_from": "yesterday"})
