@@ -97,6 +97,8 @@ def gunicorn(workdir: Path):
         "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
+        # Recycle each worker about once during the run, so the scrape includes folded archives.
+        "GUNICORN_MAX_REQUESTS": "1000",
         "GUNICORN_LOG_LEVEL": "warning",
         "DOCUID_LOG_LEVEL": "WARNING",
     }
