@@ -36,6 +36,8 @@ TAG_BYTES = 16
 DEFAULT_CHUNK = 1024 * 1024
 HEADER_BYTES = len(MAGIC) + 1 + KEY_ID_BYTES + PREFIX_BYTES + 4
 MAX_CHUNKS = 2**32  # the counter is 4 bytes: 4 PiB at 1 MiB chunks
+# Encryption into a reused buffer (cryptography >= 45); older versions allocate each chunk.
+_ENCRYPT_INTO = hasattr(AESGCM, "encrypt_into")
 
 
 class CryptoError(Exception):
@@ -69,7 +71,12 @@ def _nonce(prefix: bytes, counter: int, last: bool) -> bytes:
 
 
 class EncryptingWriter:
-    """A write-only file object: plaintext in, encrypted chunks out to `sink`; close() writes the last chunk."""
+    """A write-only file object: plaintext in, encrypted chunks out to `sink`; close() writes the last chunk.
+
+    One plaintext and one ciphertext buffer of a chunk each, reused for every chunk, and
+    whole chunks encrypted straight from the caller's buffer. What is handed to
+    `sink.write` is only valid during that call (a file, a pipe or BytesIO copies it).
+    """
 
     def __init__(self, sink: BinaryIO, key: bytes, *, chunk_size: int = DEFAULT_CHUNK):
         self._sink = sink
@@ -77,7 +84,10 @@ class EncryptingWriter:
         self._prefix = os.urandom(PREFIX_BYTES)
         self._chunk = chunk_size
         self._header = MAGIC + bytes([VERSION]) + key_id(key) + self._prefix + chunk_size.to_bytes(4, "big")
-        self._buffer = bytearray()
+        self._buffer = bytearray(chunk_size)
+        self._view = memoryview(self._buffer)
+        self._filled = 0
+        self._out = memoryview(bytearray(chunk_size + TAG_BYTES)) if _ENCRYPT_INTO else None
         self._counter = 0
         self.closed = False
         self.plaintext_bytes = 0
@@ -87,17 +97,35 @@ class EncryptingWriter:
         return True
 
     def write(self, data) -> int:
-        self._buffer += data
-        self.plaintext_bytes += len(data)
-        # Strictly more than a chunk: the last chunk must be emitted by close() with last=1.
-        while len(self._buffer) > self._chunk:
-            self._emit(bytes(self._buffer[: self._chunk]), last=False)
-            del self._buffer[: self._chunk]
-        return len(data)
+        view = memoryview(data).cast("B")
+        size, chunk = len(view), self._chunk
+        self.plaintext_bytes += size
+        # A chunk is emitted only when more bytes follow it: the last one is close()'s, with last=1.
+        position = 0
+        if self._filled:
+            position = min(chunk - self._filled, size)
+            self._view[self._filled : self._filled + position] = view[:position]
+            self._filled += position
+            if self._filled == chunk and position < size:
+                self._emit(self._view, last=False)
+                self._filled = 0
+        if not self._filled:
+            while size - position > chunk:
+                self._emit(view[position : position + chunk], last=False)
+                position += chunk
+            rest = size - position
+            self._view[:rest] = view[position:]
+            self._filled = rest
+        return size
 
-    def _emit(self, plaintext: bytes, *, last: bool) -> None:
+    def _emit(self, plaintext, *, last: bool) -> None:
         nonce = _nonce(self._prefix, self._counter, last)
-        self._sink.write(self._aead.encrypt(nonce, plaintext, self._header))
+        if self._out is not None:
+            out = self._out[: len(plaintext) + TAG_BYTES]
+            self._aead.encrypt_into(nonce, plaintext, self._header, out)
+            self._sink.write(out)
+        else:  # cryptography < 45 (the system Python that PostgreSQL's archive_command may run)
+            self._sink.write(self._aead.encrypt(nonce, bytes(plaintext), self._header))
         self._counter += 1
 
     def flush(self) -> None:
@@ -105,8 +133,8 @@ class EncryptingWriter:
 
     def close(self) -> None:
         if not self.closed:
-            self._emit(bytes(self._buffer), last=True)
-            self._buffer.clear()
+            self._emit(self._view[: self._filled], last=True)
+            self._filled = 0
             self.closed = True
 
 
@@ -121,8 +149,13 @@ def _read_exactly(source: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-def decrypt_chunks(source: BinaryIO, keys: Iterable[bytes]) -> Iterator[bytes]:
-    """Yield authenticated plaintext chunks; raise CryptoError naming what is wrong."""
+def decrypt_chunks(source: BinaryIO, keys: Iterable[bytes], *, start: int = 0) -> Iterator[bytes]:
+    """Yield authenticated plaintext chunks; raise CryptoError naming what is wrong.
+
+    `start` (a plaintext offset; `source` must then be seekable) begins at the chunk
+    holding that byte: each chunk is authenticated on its own, with its index in its
+    nonce, so a chunk read out of place fails authentication like a corrupt one.
+    """
     header = _read_exactly(source, HEADER_BYTES)
     if len(header) < HEADER_BYTES or not header.startswith(MAGIC):
         raise CryptoError("not a DocuID encrypted archive (bad header)")
@@ -140,13 +173,18 @@ def decrypt_chunks(source: BinaryIO, keys: Iterable[bytes]) -> Iterator[bytes]:
         )
     aead = AESGCM(by_id[wanted])
     block = chunk_size + TAG_BYTES
-    counter = 0
+    counter, skip = divmod(start, chunk_size)
+    if counter:
+        source.seek(HEADER_BYTES + counter * block)
     current = _read_exactly(source, block)
     while True:
         following = _read_exactly(source, block)
         last = not following
         try:
-            yield aead.decrypt(_nonce(prefix, counter, last), current, header)
+            plaintext = aead.decrypt(_nonce(prefix, counter, last), current, header)
+            if skip:
+                plaintext, skip = plaintext[skip:], 0
+            yield plaintext
         except InvalidTag:
             where = "truncated or its last chunk is corrupt" if last else f"corrupt at chunk {counter}"
             raise CryptoError(f"archive is {where} (authentication failed)") from None
@@ -159,8 +197,8 @@ def decrypt_chunks(source: BinaryIO, keys: Iterable[bytes]) -> Iterator[bytes]:
 class DecryptingReader:
     """A read-only file object over decrypt_chunks, for tarfile's stream mode."""
 
-    def __init__(self, source: BinaryIO, keys: Iterable[bytes]):
-        self._chunks = decrypt_chunks(source, keys)
+    def __init__(self, source: BinaryIO, keys: Iterable[bytes], *, start: int = 0):
+        self._chunks = decrypt_chunks(source, keys, start=start)
         self._buffer = b""
         self._offset = 0
         self._done = False

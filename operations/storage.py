@@ -1,9 +1,13 @@
 """Moving archives in and out of Django storages without holding them in memory."""
 
+import errno
 import hashlib
 import os
+import queue
 import shutil
+import threading
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -12,6 +16,8 @@ from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
 CHUNK = 1024 * 1024
+# Written bytes after which the disk is asked to start on them (see WritebackFile).
+WRITEBACK_EVERY = 32 * CHUNK
 PRIMARY = "backups"
 PARTIAL_SUFFIX = ".partial"
 
@@ -68,6 +74,81 @@ class HashingWriter:
         self.raw.flush()
 
 
+class Background:
+    """Run `call(*args)` in a thread; `join()` waits and re-raises its error here."""
+
+    def __init__(self, call, *args):
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                call(*args)
+            except BaseException as exc:  # noqa: BLE001 — handed to join()
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+class WritebackFile:
+    """A file being written whose pages go to disk while it is still being written.
+
+    Every WRITEBACK_EVERY bytes a thread fdatasync()s what is written so far, so the
+    disk works while this process encrypts and hashes, and the final `sync()` (an
+    fsync, as before) waits for the tail only. An error of a background fdatasync is
+    raised by `sync()`: the kernel reports a write-back error once, to whichever call
+    sees it first, so it must not be lost in the thread.
+    """
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+        self._fd = raw.fileno()
+        self._unsynced = 0
+        self._syncing: Background | None = None
+
+    def write(self, data) -> int:
+        written = self.raw.write(data)
+        self._unsynced += len(data)
+        if self._unsynced >= WRITEBACK_EVERY and (self._syncing is None or self._syncing.done()):
+            if self._syncing is not None:
+                self._syncing.join()
+            self.raw.flush()
+            self._unsynced = 0
+            self._syncing = Background(os.fdatasync, self._fd)
+        return written
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def __enter__(self) -> "WritebackFile":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        # Never leave a thread syncing a descriptor that is about to be closed.
+        if self._syncing is not None:
+            syncing, self._syncing = self._syncing, None
+            if exc_info[0] is None:
+                syncing.join()
+            else:
+                with suppress(BaseException):
+                    syncing.join()
+
+    def sync(self) -> None:
+        if self._syncing is not None:
+            syncing, self._syncing = self._syncing, None
+            syncing.join()
+        self.raw.flush()
+        os.fsync(self._fd)
+
+
 def local_partial_path(storage: FileSystemStorage, name: str) -> Path:
     path = Path(storage.path(name + PARTIAL_SUFFIX))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,6 +177,161 @@ def put_atomically(storage: Storage, name: str, source: BinaryIO) -> None:
     if saved != name:
         storage.delete(saved)
         raise OSError(f"storage stored {name!r} as {saved!r}")
+
+
+class LocalFileWriter:
+    """Writes files into a local storage from a thread, while the caller decrypts and hashes the next bytes.
+
+    `put(key, stream)` reads and hashes the stream here and hands the bytes to the
+    thread (at most `depth` chunks in flight, so memory stays flat), which writes each
+    file under a temporary name, fsyncs it and renames it: a file appears under its
+    key whole or not at all, as with put_atomically. `finish()` waits for the last one
+    and raises the thread's error, if any; leaving the block without it abandons the rest.
+    """
+
+    _DONE = object()
+
+    def __init__(self, storage: FileSystemStorage, *, depth: int = 4):
+        self._storage = storage
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        out, key = None, None
+        while (item := self._queue.get()) is not self._DONE:
+            if self._error is not None:
+                continue  # draining: the producer sees the error at its next put
+            try:
+                kind, value = item
+                if kind == "open":
+                    key = value
+                    out = open(local_partial_path(self._storage, key), "wb")  # noqa: SIM115 — closed on "close"
+                elif kind == "data":
+                    out.write(value)
+                else:
+                    out.flush()
+                    os.fsync(out.fileno())
+                    out.close()
+                    out = None
+                    commit_local(self._storage, key)
+            except BaseException as exc:  # noqa: BLE001 — raised by the producer
+                self._error = exc
+                if out is not None:
+                    with suppress(OSError):
+                        out.close()
+
+    def _send(self, item) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(item)
+
+    def put(self, key: str, stream: BinaryIO, size: int | None = None) -> tuple[str, int]:
+        """Store `stream`'s bytes under `key`; return their (SHA-256, size) as read (`size` is not trusted)."""
+        reader = HashingReader(stream)
+        self._send(("open", key))
+        while data := reader.read(CHUNK):
+            self._send(("data", data))
+        self._send(("close", None))
+        return reader.sha256.hexdigest(), reader.bytes
+
+    def finish(self) -> None:
+        self._queue.put(self._DONE)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> "LocalFileWriter":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._thread.is_alive():
+            self._error = self._error or OSError("abandoned")
+            with suppress(BaseException):
+                self.finish()
+
+
+def _kernel_copy(source: BinaryIO, target: BinaryIO) -> None:
+    """Copy a whole file inside the kernel (copy_file_range), falling back to a buffered copy."""
+    size = os.fstat(source.fileno()).st_size
+    copied = 0
+    try:
+        while copied < size:
+            count = os.copy_file_range(source.fileno(), target.fileno(), size - copied)
+            if count == 0:
+                break
+            copied += count
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM):
+            raise
+    if copied < size:
+        source.seek(copied)
+        target.seek(copied)
+        shutil.copyfileobj(source, target, CHUNK)
+    target.flush()
+    if os.fstat(target.fileno()).st_size != os.fstat(source.fileno()).st_size:
+        raise OSError(f"{target.name}: copy is {os.fstat(target.fileno()).st_size} bytes, expected {size}")
+
+
+def read_back_partial(storage: FileSystemStorage, name: str) -> tuple[str, int]:
+    """(SHA-256, size) of `name`'s temporary copy in a local storage, read back from that copy."""
+    with open(local_partial_path(storage, name), "rb") as copy:
+        reader = HashingReader(copy)
+        while reader.read(4 * CHUNK):
+            pass
+    return reader.sha256.hexdigest(), reader.bytes
+
+
+def copy_local(
+    source: FileSystemStorage, target: FileSystemStorage, name: str, *, expected: tuple[str, int] | None = None
+) -> tuple[str, int] | None:
+    """Copy `name` between two local storages: kernel copy, fsync, commit by rename.
+
+    With `expected` (SHA-256, size), the copy is read back from the target file (while
+    its fsync runs) and committed only if it matches; the (SHA-256, size) read back is
+    returned either way, and a copy that differs is deleted, never committed under `name`.
+    """
+    partial = local_partial_path(target, name)
+    found = None
+    with open(source.path(name), "rb") as src, open(partial, "wb") as out:
+        _kernel_copy(src, out)
+        syncing = Background(os.fsync, out.fileno())
+        try:
+            if expected is not None:
+                found = read_back_partial(target, name)
+        finally:
+            syncing.join()
+    if found != expected:
+        partial.unlink()
+        return found
+    commit_local(target, name)
+    return found
+
+
+class Tee:
+    """Write the same bytes to several files: the primary archive and local replicas' copies in one pass.
+
+    A failed write names the file's storage: `errors[i]` wraps an OSError of `files[i]`
+    (None: raised as it is).
+    """
+
+    def __init__(self, files: list, errors: list):
+        self._files = list(zip(files, errors, strict=True))
+
+    def write(self, data) -> int:
+        for file, error in self._files:
+            try:
+                file.write(data)
+            except OSError as exc:
+                if error is None:
+                    raise
+                raise error(exc) from exc
+        return len(data)
+
+    def flush(self) -> None:
+        for file, _ in self._files:
+            file.flush()
 
 
 def sha256_of(storage: Storage, name: str) -> tuple[str, int]:

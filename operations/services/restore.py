@@ -1,5 +1,6 @@
 """Restoring a backup over the live site: database and files, in maintenance mode."""
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -28,8 +29,8 @@ from operations.services.common import (
     unlink_quietly,
     work_dir,
 )
-from operations.services.verify import check_locations, stream_archive
-from operations.storage import HashingReader, put_atomically
+from operations.services.verify import check_locations, prefetch_dump, stream_archive
+from operations.storage import HashingReader, LocalFileWriter, is_local, put_atomically
 
 logger = logging.getLogger("docuid.operations")
 
@@ -143,19 +144,39 @@ def backup_restore(*, plan: RestorePlan, force: bool = False, acting_user=None, 
         maintenance_on(reason=f"restoring backup {ref.base}")
         dump_path = work_dir() / f"{ref.base}.restore.dump"
         try:
-            # Files first and the database last: the archive is authenticated chunk by chunk, so a
-            # corrupt archive fails before the database is touched, and files written until then
-            # are the backup's own (keys are random and never reused, so no live file is altered).
-            stream_archive(
-                ref,
-                location=plan.location,
-                dump_path=dump_path,
-                on_file=_restore_file,
-                progress=progress,
-                expected=plan.manifest,
-            )
-            progress("database", 0, 0)
-            dbtools.restore_database_live(dump_path)
+            # The database is restored in one transaction, started as soon as the dump has been read
+            # (and matched its checksum) and committed only when the whole archive is authenticated,
+            # every checksum matched and every file is on disk: a corrupt archive changes nothing in
+            # the database. Files written until then are the backup's own (keys are random and never
+            # reused, so no live file is altered).
+            with contextlib.ExitStack() as stack:
+                # Local media: files are written, fsynced and renamed by a thread while the next are decrypted.
+                writer = stack.enter_context(LocalFileWriter(default_storage)) if is_local(default_storage) else None
+                database = {}
+
+                def start_database(path) -> None:
+                    progress("database", 0, 0)
+                    database["commit"] = stack.enter_context(dbtools.restore_started(path))
+
+                # The dump first, from where the manifest says it is, so the database restores while the
+                # files stream; the whole archive, the dump included, is still checked by stream_archive.
+                prefetched = prefetch_dump(ref, location=plan.location, dump_path=dump_path, expected=plan.manifest)
+                if prefetched:
+                    start_database(dump_path)
+                stream_archive(
+                    ref,
+                    location=plan.location,
+                    dump_path=None if prefetched else dump_path,
+                    on_file=writer.put if writer is not None else _restore_file,
+                    on_database=start_database,
+                    progress=progress,
+                    expected=plan.manifest,
+                )
+                if writer is not None:
+                    writer.finish()
+                if "commit" not in database:  # stream_archive raises unless the dump matched
+                    raise RestoreError(f"{ref.base}: the database dump was not restored")
+                database["commit"]()
             ContentType.objects.clear_cache()
             with transaction.atomic():
                 _mark_restored_backup(ref, plan.manifest)

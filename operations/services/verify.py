@@ -17,7 +17,15 @@ from audit.actions import Action, Outcome
 from audit.chain import GENESIS_HASH, compute_hash
 from audit.models import AuditEvent
 from operations import dbtools
-from operations.archive import DATABASE_MEMBER, FILES_PREFIX, MANIFEST_MEMBER, Member, archive_name, read_archive
+from operations.archive import (
+    DATABASE_MEMBER,
+    FILES_PREFIX,
+    MANIFEST_MEMBER,
+    Member,
+    archive_name,
+    read_archive,
+    read_member_at,
+)
 from operations.crypto import CryptoError
 from operations.errors import OperationsError, VerifyError
 from operations.models import Backup
@@ -31,7 +39,7 @@ from operations.services.common import (
     unlink_quietly,
     work_dir,
 )
-from operations.storage import CHUNK, HashingReader, backup_storage_aliases, get_storage
+from operations.storage import CHUNK, HashingReader, backup_storage_aliases, get_storage, is_local
 
 logger = logging.getLogger("docuid.operations")
 
@@ -71,10 +79,21 @@ def check_locations(ref: Ref) -> tuple[list[str], list[str]]:
 
 
 def stream_archive(
-    ref: Ref, *, location: str, dump_path: Path, on_file: FileSink, progress: Progress, expected: dict
+    ref: Ref,
+    *,
+    location: str,
+    dump_path: Path | None,
+    on_file: FileSink,
+    progress: Progress,
+    expected: dict,
+    on_database: Callable[[Path], None] | None = None,
 ) -> dict:
-    """Decrypt the archive once: dump to `dump_path`, each file to `on_file`; check all against `expected`.
+    """Decrypt the archive once: dump to `dump_path` (None: hash only), each file to `on_file`; check all
+    against `expected`.
 
+    `on_database(dump_path)` is called as soon as the dump is written and matches the
+    expected manifest's checksum and size, while the rest of the archive is still to
+    be read (so a restore can start on it; it must not commit before this returns).
     Returns the manifest found inside the archive; raises VerifyError on any mismatch.
     """
     storage = get_storage(location)
@@ -92,10 +111,21 @@ def stream_archive(
     def handle(member: Member) -> None:
         if member.name == DATABASE_MEMBER:
             reader = HashingReader(member.stream)
-            with open(dump_path, "wb") as out:
-                while data := reader.read(CHUNK):
-                    out.write(data)
+            if dump_path is None:  # already extracted (prefetch_dump): checked here all the same
+                while reader.read(CHUNK):
+                    pass
+            else:
+                with open(dump_path, "wb") as out:
+                    while data := reader.read(CHUNK):
+                        out.write(data)
             found["database"] = (reader.sha256.hexdigest(), reader.bytes)
+            db = expected.get("database", {})
+            if (
+                on_database is not None
+                and dump_path is not None
+                and found["database"] == (db.get("sha256"), db.get("size"))
+            ):
+                on_database(dump_path)
         elif member.name.startswith(FILES_PREFIX):
             key = member.name.removeprefix(FILES_PREFIX)
             seen_files[key] = on_file(key, member.stream, member.size)
@@ -139,6 +169,36 @@ def stream_archive(
             "; ".join(problems[:10]) + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else "")
         )
     return manifest
+
+
+def prefetch_dump(ref: Ref, *, location: str, dump_path: Path, expected: dict) -> bool:
+    """Extract only the database dump, from where the manifest says it starts; True if it matches the manifest.
+
+    Lets a restore start on the database while stream_archive reads (and checks) the
+    whole archive, files included. False, without error, for archives whose manifest
+    does not record the offset (older backups) or on any mismatch: the caller then
+    takes the dump from stream_archive.
+    """
+    db = expected.get("database", {})
+    storage = get_storage(location)
+    if db.get("offset") is None or not is_local(storage):  # an object store would download the archive twice
+        return False
+    found = {}
+
+    def handle(member: Member) -> None:
+        reader = HashingReader(member.stream)
+        with open(dump_path, "wb") as out:
+            while data := reader.read(CHUNK):
+                out.write(data)
+        found["database"] = (reader.sha256.hexdigest(), reader.bytes)
+
+    try:
+        with storage.open(archive_name(ref.base), "rb") as raw:
+            read_member_at(raw, decryption_keys(), db["offset"], DATABASE_MEMBER, handle)
+    except (CryptoError, tarfile.TarError, ValueError, OSError) as exc:
+        logger.warning("%s: could not read the database dump ahead (%s); reading it in sequence", ref.base, exc)
+        return False
+    return found.get("database") == (db.get("sha256"), db.get("size"))
 
 
 def _chain_head(alias: str) -> tuple[bool, str, int]:
