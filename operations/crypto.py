@@ -34,6 +34,8 @@ KEY_ID_BYTES = 8
 PREFIX_BYTES = 7
 TAG_BYTES = 16
 DEFAULT_CHUNK = 1024 * 1024
+# A reader holds two chunks: a header claiming more is corrupt (this writer uses DEFAULT_CHUNK).
+MAX_CHUNK = 64 * 1024 * 1024
 HEADER_BYTES = len(MAGIC) + 1 + KEY_ID_BYTES + PREFIX_BYTES + 4
 MAX_CHUNKS = 2**32  # the counter is 4 bytes: 4 PiB at 1 MiB chunks
 # Encryption into a reused buffer (cryptography >= 45); older versions allocate each chunk.
@@ -79,6 +81,8 @@ class EncryptingWriter:
     """
 
     def __init__(self, sink: BinaryIO, key: bytes, *, chunk_size: int = DEFAULT_CHUNK):
+        if not 0 < chunk_size <= MAX_CHUNK:
+            raise ValueError(f"chunk size must be 1..{MAX_CHUNK} bytes, not {chunk_size}")
         self._sink = sink
         self._aead = AESGCM(key)
         self._prefix = os.urandom(PREFIX_BYTES)
@@ -165,6 +169,8 @@ def decrypt_chunks(source: BinaryIO, keys: Iterable[bytes], *, start: int = 0) -
     wanted = header[offset : offset + KEY_ID_BYTES]
     prefix = header[offset + KEY_ID_BYTES : offset + KEY_ID_BYTES + PREFIX_BYTES]
     chunk_size = int.from_bytes(header[-4:], "big")
+    if not 0 < chunk_size <= MAX_CHUNK:
+        raise CryptoError(f"not a valid DocuID encrypted archive (corrupt header: chunk size {chunk_size})")
     by_id = {key_id(key): key for key in keys}
     if wanted not in by_id:
         raise CryptoError(

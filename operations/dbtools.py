@@ -9,6 +9,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -24,7 +25,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import load_backend
 from django.utils import timezone
 
-from operations.errors import OperationsError
+from operations.errors import OperationsError, RestoreError
 
 AUDIT_TABLE = "audit_auditevent"
 SCRATCH_ALIAS = "operations_scratch"
@@ -219,24 +220,65 @@ def _psql_restore(dump: Path, settings_dict: dict, dbname: str, *, replace_schem
     if replace_schema:
         argv += ["-c", "DROP SCHEMA IF EXISTS public CASCADE", "-c", "CREATE SCHEMA public"]
     argv += ["-f", "-"]
-    producer = subprocess.Popen(
-        [pg_restore, "--no-owner", "--no-acl", "--file=-", str(dump)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    try:
-        consumer = subprocess.run(
-            argv, stdin=producer.stdout, capture_output=True, text=True, env=env, timeout=PG_TIMEOUT_SECONDS
+    # pg_restore's warnings go to a file: a pipe read only after psql exits would block pg_restore
+    # once it filled (64 KiB), and psql would wait for SQL that never comes.
+    with tempfile.TemporaryFile() as producer_errors:
+        producer = subprocess.Popen(
+            [pg_restore, "--no-owner", "--no-acl", "--file=-", str(dump)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=producer_errors,
+            env=env,
         )
-    finally:
-        producer.stdout.close()
-        producer_err = producer.stderr.read().decode(errors="replace")
-        producer.wait()
+        try:
+            consumer = subprocess.run(
+                argv, stdin=producer.stdout, capture_output=True, text=True, env=env, timeout=PG_TIMEOUT_SECONDS
+            )
+        finally:
+            producer.stdout.close()
+            producer.wait()
+        producer_errors.seek(0)
+        producer_err = producer_errors.read().decode(errors="replace")
+    psql_failed = OperationsError(f"psql restore failed (exit {consumer.returncode}): {consumer.stderr.strip()[-300:]}")
+    if producer.returncode == -signal.SIGPIPE and consumer.returncode != 0:
+        raise psql_failed  # psql stopped reading (no connection, or an error): pg_restore's SIGPIPE follows from it
     if producer.returncode != 0:
         raise OperationsError(f"pg_restore failed (exit {producer.returncode}): {producer_err.strip()[-300:]}")
     if consumer.returncode != 0:
-        raise OperationsError(f"psql restore failed (exit {consumer.returncode}): {consumer.stderr.strip()[-300:]}")
+        raise psql_failed
+
+
+# `pg_restore -l` entries for large objects: BLOB / BLOB METADATA (definitions), BLOBS (their data),
+# COMMENT / ACL / SECURITY LABEL - LARGE OBJECT.
+_LARGE_OBJECT_ENTRY = re.compile(
+    r"^\s*\d+;\s+\d+\s+\d+\s+(?:BLOBS?|BLOB METADATA|(?:[A-Z]+ )*(?:- )?LARGE OBJECT)\b.*", re.M
+)
+
+
+def large_object_entries(toc: str) -> list[str]:
+    """The lines of a `pg_restore -l` listing that are large objects (none for a DocuID database)."""
+    return [match.group(0).strip() for match in _LARGE_OBJECT_ENTRY.finditer(toc)]
+
+
+def _refuse_large_objects(pg_restore: str, dump: Path, env: dict[str, str]) -> None:
+    """RestoreError if the dump holds large objects: pg_restore wraps their data in its own BEGIN/COMMIT,
+    which would commit pg_restore_started's transaction before the archive is fully checked."""
+    try:
+        listing = subprocess.run(
+            [pg_restore, "--list", str(dump)], capture_output=True, env=env, timeout=600, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise OperationsError("pg_restore --list did not finish in 600 s") from None
+    if listing.returncode != 0:
+        detail = listing.stderr.decode(errors="replace").strip()
+        raise OperationsError(f"pg_restore --list failed (exit {listing.returncode}): {detail[-300:]}")
+    if entries := large_object_entries(listing.stdout.decode(errors="replace")):
+        raise RestoreError(
+            f"the database dump holds {len(entries)} large object entr{'y' if len(entries) == 1 else 'ies'} "
+            f"(e.g. {entries[0]!r}). DocuID never creates large objects, so this dump is not a plain DocuID "
+            "database; and pg_restore commits large objects in transactions of its own, which would make the "
+            "restore final before the archive is fully checked. Refused, the database is untouched"
+        )
 
 
 @contextmanager
@@ -254,8 +296,10 @@ def pg_restore_started(dump: Path):
     pg_restore = pg_tool("pg_restore", settings_dict)
     psql = pg_tool("psql", settings_dict)
     env = pg_env(settings_dict, settings_dict["NAME"])
+    _refuse_large_objects(pg_restore, dump, env)
     with tempfile.TemporaryFile() as producer_errors, tempfile.TemporaryFile() as consumer_output:
         read_end, write_end = os.pipe()
+        producer = None
         try:
             producer = subprocess.Popen(
                 [pg_restore, "--no-owner", "--no-acl", "--file=-", str(dump)],
@@ -272,6 +316,11 @@ def pg_restore_started(dump: Path):
                 env=env,
                 pass_fds=(read_end,),
             )
+        except BaseException:
+            if producer is not None:  # psql did not start: pg_restore must not outlive this call
+                producer.kill()
+                producer.wait()
+            raise
         finally:
             os.close(read_end)
             os.close(write_end)
@@ -283,9 +332,21 @@ def pg_restore_started(dump: Path):
                 )
                 consumer.stdin.flush()
 
+            def psql_failed(code: int) -> OperationsError:
+                consumer_output.seek(0)
+                detail = consumer_output.read().decode(errors="replace").strip()
+                return OperationsError(f"psql restore failed (exit {code}): {detail[-300:]}")
+
             def commit() -> None:
                 try:
                     producer_code = producer.wait(timeout=PG_TIMEOUT_SECONDS)
+                    if producer_code == -signal.SIGPIPE:
+                        # psql stopped reading pg_restore's SQL (could not connect, or stopped on an error):
+                        # its error is the cause. Its input ends without COMMIT: nothing is committed.
+                        with suppress(OSError):
+                            consumer.stdin.close()
+                        if (consumer_code := consumer.wait(timeout=PG_TIMEOUT_SECONDS)) != 0:
+                            raise psql_failed(consumer_code)
                     if producer_code != 0:
                         producer_errors.seek(0)
                         detail = producer_errors.read().decode(errors="replace").strip()
@@ -297,9 +358,7 @@ def pg_restore_started(dump: Path):
                 except subprocess.TimeoutExpired:
                     raise OperationsError(f"the database restore did not finish in {PG_TIMEOUT_SECONDS} s") from None
                 if consumer_code != 0:
-                    consumer_output.seek(0)
-                    detail = consumer_output.read().decode(errors="replace").strip()
-                    raise OperationsError(f"psql restore failed (exit {consumer_code}): {detail[-300:]}")
+                    raise psql_failed(consumer_code)
 
             yield commit
         finally:

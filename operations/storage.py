@@ -160,15 +160,29 @@ def commit_local(storage: FileSystemStorage, name: str) -> None:
     os.replace(storage.path(name + PARTIAL_SUFFIX), storage.path(name))
 
 
+def _discard_partial(out: BinaryIO | None, path: Path | None) -> None:
+    """Close and delete a temporary file that will never be committed."""
+    if out is not None:
+        with suppress(OSError):
+            out.close()
+    if path is not None:
+        with suppress(OSError):
+            os.unlink(path)
+
+
 def put_atomically(storage: Storage, name: str, source: BinaryIO) -> None:
     """Write `source` to `name`, replacing it, so that readers never see half a file under `name`."""
     if is_local(storage):
         path = local_partial_path(storage, name)
-        with open(path, "wb") as out:
-            shutil.copyfileobj(source, out, CHUNK)
-            out.flush()
-            os.fsync(out.fileno())
-        commit_local(storage, name)
+        try:
+            with open(path, "wb") as out:
+                shutil.copyfileobj(source, out, CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
+            commit_local(storage, name)
+        except BaseException:
+            _discard_partial(None, path)
+            raise
         return
     # Object stores: an upload becomes visible only when complete, so the name is the commit.
     if storage.exists(name):
@@ -199,28 +213,36 @@ class LocalFileWriter:
         self._thread.start()
 
     def _run(self) -> None:
-        out, key = None, None
-        while (item := self._queue.get()) is not self._DONE:
-            if self._error is not None:
-                continue  # draining: the producer sees the error at its next put
-            try:
-                kind, value = item
-                if kind == "open":
-                    key = value
-                    out = open(local_partial_path(self._storage, key), "wb")  # noqa: SIM115 — closed on "close"
-                elif kind == "data":
-                    out.write(value)
-                else:
-                    out.flush()
-                    os.fsync(out.fileno())
-                    out.close()
-                    out = None
-                    commit_local(self._storage, key)
-            except BaseException as exc:  # noqa: BLE001 — raised by the producer
-                self._error = exc
-                if out is not None:
-                    with suppress(OSError):
+        # `partial`: the temporary file of the key being written, deleted unless committed (a write
+        # error, or the producer gave up on the file: corrupt archive, abandoned writer).
+        out, key, partial = None, None, None
+        try:
+            while (item := self._queue.get()) is not self._DONE:
+                if self._error is not None:
+                    _discard_partial(out, partial)
+                    out, partial = None, None
+                    continue  # draining: the producer sees the error at its next put
+                try:
+                    kind, value = item
+                    if kind == "open":
+                        key = value
+                        partial = local_partial_path(self._storage, key)
+                        out = open(partial, "wb")  # noqa: SIM115 — closed on "close"
+                    elif kind == "data":
+                        out.write(value)
+                    else:
+                        out.flush()
+                        os.fsync(out.fileno())
                         out.close()
+                        out = None
+                        commit_local(self._storage, key)
+                        partial = None
+                except BaseException as exc:  # noqa: BLE001 — raised by the producer
+                    self._error = exc
+                    _discard_partial(out, partial)
+                    out, partial = None, None
+        finally:
+            _discard_partial(out, partial)  # finish() while a file was still open: it was abandoned
 
     def _send(self, item) -> None:
         if self._error is not None:

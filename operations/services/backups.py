@@ -7,6 +7,7 @@ import logging
 import secrets
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -91,6 +92,11 @@ def _teed_replicas() -> list[str]:
     return [alias for alias in backup_storage_aliases()[1:] if is_local(get_storage(alias))]
 
 
+def _spool_path(base: str) -> Path:
+    """Where the archive is written before its upload to a non-local primary (deleted by backup_run)."""
+    return work_dir() / f"{archive_name(base)}.spool"
+
+
 def _write_archive(
     *, base: str, dump_path, dump: dbtools.DumpJob, key: bytes, progress: Progress, teed: list[str], timings: dict
 ) -> tuple:
@@ -110,7 +116,7 @@ def _write_archive(
         done += count
         progress("archive", done, total)
 
-    target_path = local_partial_path(storage, name) if is_local(storage) else work_dir() / f"{name}.spool"
+    target_path = local_partial_path(storage, name) if is_local(storage) else _spool_path(base)
     manifest = {
         "format": MANIFEST_FORMAT,
         "name": base,
@@ -181,22 +187,37 @@ def _write_archive(
             snapshot = add_database(writer)
         writer.add_bytes(MANIFEST_MEMBER, manifest_bytes(manifest))
         writer.close()
-        syncing = [Background(copy.sync) for copy in copies]
-        durable.sync()
-        for alias, sync in zip(teed, syncing, strict=True):
-            try:
-                sync.join()
-            except OSError as exc:
-                raise BackupError(f"replica storage {alias!r} is unreachable: {exc}") from exc
+        _sync_all(durable, copies, teed)
     manifest["archive"] = {"sha256": sink.sha256.hexdigest(), "size": sink.bytes}
     if is_local(storage):
         commit_local(storage, name)
     else:
         with open(target_path, "rb") as spooled:
             put_atomically(storage, name, spooled)
-        unlink_quietly(target_path)
     _write_sidecar(storage, base, manifest, key)
     return manifest, snapshot
+
+
+def _sync_all(durable: WritebackFile, copies: list[WritebackFile], teed: list[str]) -> None:
+    """fsync the archive and the replicas' copies at once; every sync is waited for (their files are closed
+    next) and the first error is raised."""
+    syncing = [Background(copy.sync) for copy in copies]
+    errors: list[BaseException] = []
+    try:
+        durable.sync()
+    except BaseException as exc:  # noqa: BLE001 — raised below, once every replica's sync has ended
+        errors.append(exc)
+    for alias, sync in zip(teed, syncing, strict=True):
+        try:
+            sync.join()
+        except OSError as exc:
+            error = _replica_unreachable(alias, exc)
+            error.__cause__ = exc
+            errors.append(error)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+    if errors:
+        raise errors[0]
 
 
 def _write_sidecar(storage, base: str, manifest: dict, key: bytes) -> None:
@@ -295,6 +316,7 @@ def backup_run(*, trigger: str = Backup.Trigger.MANUAL, acting_user=None, progre
             raise BackupError(f"backup failed: {exc.__class__.__name__}: {exc}") from exc
         finally:
             unlink_quietly(dump_path)
+            unlink_quietly(_spool_path(backup.name))
             for alias in backup_storage_aliases():
                 with contextlib.suppress(OSError):
                     remove_partials(get_storage(alias))

@@ -135,15 +135,17 @@ def stream_archive(
             raise VerifyError(f"{name} holds an unexpected member {member.name!r}")
 
     try:
-        with storage.open(name, "rb") as raw:
+        raw = storage.open(name, "rb")
+    except FileNotFoundError:  # the archive itself; any other file's error is reported as it is
+        raise VerifyError(f"{name} is missing from storage {location!r}") from None
+    try:
+        with raw:
             source = HashingReader(raw, advance)
             read_archive(source, decryption_keys(), handle)
     except CryptoError as exc:
         raise VerifyError(f"{name}: {exc}") from None
     except tarfile.TarError as exc:
         raise VerifyError(f"{name}: the decrypted archive is not a valid tar stream ({exc})") from None
-    except FileNotFoundError:
-        raise VerifyError(f"{name} is missing from storage {location!r}") from None
 
     problems = []
     archive = expected.get("archive", {})

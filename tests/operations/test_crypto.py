@@ -3,6 +3,8 @@ import io
 import pytest
 
 from operations.crypto import (
+    HEADER_BYTES,
+    MAX_CHUNK,
     CryptoError,
     DecryptingReader,
     EncryptingWriter,
@@ -94,3 +96,17 @@ def test_stream_helpers_round_trip():
     out = io.BytesIO()
     encrypt_stream(io.BytesIO(b"hello" * 1000), out, KEY)
     assert decrypt(out.getvalue()) == b"hello" * 1000
+
+
+@pytest.mark.parametrize("chunk_size", [0, MAX_CHUNK + 1, 2**32 - 1])
+def test_a_header_with_an_impossible_chunk_size_is_refused_before_reading_on(chunk_size):
+    blob = bytearray(encrypt(b"x" * 1000))
+    blob[HEADER_BYTES - 4 : HEADER_BYTES] = chunk_size.to_bytes(4, "big")  # corrupt the header's last 4 bytes
+
+    class Source(io.BytesIO):
+        def read(self, size=-1):
+            assert 0 <= size <= MAX_CHUNK + 64, f"read({size}): the header's chunk size was trusted"
+            return super().read(size)
+
+    with pytest.raises(CryptoError, match=f"corrupt header: chunk size {chunk_size}"):
+        decrypt_stream(Source(bytes(blob)), io.BytesIO(), [KEY])

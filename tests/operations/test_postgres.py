@@ -33,3 +33,107 @@ def test_a_postgresql_drill_reports_rto_and_rpo(postgres, stored_files):
 
     assert drill.passed, drill.error
     assert drill.rto_seconds > 0
+
+
+def test_a_dump_with_large_objects_is_refused_before_the_database_is_touched(postgres, backup_env):
+    """pg_restore commits large objects in transactions of its own: the one-transaction restore cannot hold them."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from operations.errors import RestoreError
+    from operations.services import backup_restore, restore_plan
+
+    UserFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT lo_from_bytea(0, 'not DocuID data'::bytea)")
+        oid = cursor.fetchone()[0]
+        try:
+            backup = backup_run()
+        finally:
+            cursor.execute("SELECT lo_unlink(%s)", [oid])
+    UserFactory()
+
+    try:
+        with pytest.raises(RestoreError, match=r"large object.*DocuID never creates"):
+            backup_restore(plan=restore_plan(backup=backup))
+    finally:  # large objects outlive the test runner's flush: never leave one for the next test
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT lo_unlink(oid) FROM pg_largeobject_metadata")
+
+    assert get_user_model().objects.count() == 2
+    call_command("maintenance", "off")
+
+
+@pytest.fixture
+def plain_dump(postgres, tmp_path):
+    from operations import dbtools
+
+    path = tmp_path / "db.dump"
+    dbtools.pg_dump(path)
+    return path
+
+
+def test_psql_that_cannot_connect_is_reported_rather_than_pg_restores_broken_pipe(plain_dump, monkeypatch):
+    import socket
+
+    from operations import dbtools
+    from operations.errors import OperationsError
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # bound, never listening: connections are refused
+        real = dbtools.pg_env
+        monkeypatch.setattr(dbtools, "pg_env", lambda sd, dbname=None: {**real(sd, dbname), "PGPORT": str(port)})
+
+        failed = r"psql restore failed \(exit 2\).*refused"
+        with pytest.raises(OperationsError, match=failed), dbtools.pg_restore_started(plain_dump) as commit:
+            commit()
+        settings_dict = connection.settings_dict
+        with pytest.raises(OperationsError, match=failed):
+            dbtools._psql_restore(plain_dump, settings_dict, settings_dict["NAME"], replace_schema=False)
+
+
+def test_pg_restore_is_reaped_when_psql_cannot_start(plain_dump, monkeypatch):
+    import errno
+    import os
+    import subprocess
+
+    from operations import dbtools
+
+    started = []
+
+    class Popen(subprocess.Popen):
+        def __init__(self, args, *rest, **kwargs):
+            if os.path.basename(args[0]) == "psql" and "--version" not in args:
+                raise OSError(errno.ENOENT, "psql vanished")
+            super().__init__(args, *rest, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(subprocess, "Popen", Popen)
+    with pytest.raises(OSError, match="psql vanished"), dbtools.pg_restore_started(plain_dump):
+        pass
+    producers = [p for p in started if os.path.basename(p.args[0]) == "pg_restore" and "--file=-" in p.args]
+    assert len(producers) == 1
+    assert producers[0].returncode is not None  # killed and waited for: no orphan, no zombie
+
+
+@pytest.mark.parametrize("code", [0, 1])
+def test_pg_restore_warnings_beyond_a_pipes_buffer_do_not_block_a_scratch_restore(
+    postgres, tmp_path, monkeypatch, code
+):
+    from operations import dbtools
+    from operations.errors import OperationsError
+
+    fake = tmp_path / "pg_restore"
+    fake.write_text(f"#!/bin/sh\nhead -c 300000 /dev/zero | tr '\\0' w >&2\necho 'SELECT 1;'\nexit {code}\n")
+    fake.chmod(0o755)
+    real = dbtools.pg_tool
+    monkeypatch.setattr(dbtools, "pg_tool", lambda name, sd=None: str(fake) if name == "pg_restore" else real(name, sd))
+    monkeypatch.setattr(dbtools, "PG_TIMEOUT_SECONDS", 20)  # the old pipe deadlocked until this timeout
+    settings_dict = connection.settings_dict
+
+    if code:
+        with pytest.raises(OperationsError, match=r"pg_restore failed \(exit 1\): w+$"):
+            dbtools._psql_restore(tmp_path / "unused", settings_dict, settings_dict["NAME"], replace_schema=False)
+    else:
+        dbtools._psql_restore(tmp_path / "unused", settings_dict, settings_dict["NAME"], replace_schema=False)

@@ -181,3 +181,76 @@ def test_a_corrupt_archive_leaves_the_database_untouched_and_the_site_in_mainten
     assert maintenance_active()
     call_command("maintenance", "off")
     assert not maintenance_active()
+
+
+def test_a_restore_that_fails_in_the_middle_of_a_file_leaves_no_partial_file_in_the_media_storage(backup_env):
+    import os
+
+    from django.conf import settings
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import storages
+
+    from operations.archive import archive_name
+    from operations.crypto import DEFAULT_CHUNK, HEADER_BYTES, TAG_BYTES
+    from operations.errors import RestoreError
+
+    size = 6 * DEFAULT_CHUNK
+    default_storage.save("scans/big", ContentFile(os.urandom(size)))
+    backup = backup_run()
+    default_storage.delete("scans/big")
+    database = read_manifest(backup.name)["database"]
+    # The only file is before or after the dump: corrupt a chunk in the middle of the file.
+    middle = size // 2 + (database["size"] + 4096 if database["offset"] == 0 else 0)
+    chunk = middle // DEFAULT_CHUNK
+    path = Path(storages["backups"].path(archive_name(backup.name)))
+    data = bytearray(path.read_bytes())
+    data[HEADER_BYTES + chunk * (DEFAULT_CHUNK + TAG_BYTES) + 100] ^= 1
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(RestoreError, match=f"corrupt at chunk {chunk}"):
+        backup_restore(plan=restore_plan(backup=backup))
+
+    media = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+    assert not list(media.rglob("*.partial"))
+    assert not default_storage.exists("scans/big")
+    call_command("maintenance", "off")
+
+
+def test_a_missing_file_error_while_streaming_is_not_reported_as_a_missing_archive(backup_env):
+    from django.core.files.base import ContentFile
+
+    from operations.services.common import resolve
+    from operations.services.verify import stream_archive
+
+    default_storage.save("a", ContentFile(b"bytes"))
+    backup = backup_run()
+    ref = resolve(backup.name)
+
+    def on_file(key, stream, size):
+        raise FileNotFoundError(2, "No such file or directory", "/media/a.partial")
+
+    with pytest.raises(FileNotFoundError, match=r"a\.partial"):
+        stream_archive(
+            ref,
+            location="backups",
+            dump_path=None,
+            on_file=on_file,
+            progress=lambda *a: None,
+            expected=read_manifest(backup.name),
+        )
+
+    from django.core.files.storage import storages
+
+    from operations.archive import archive_name
+    from operations.errors import VerifyError
+
+    storages["backups"].delete(archive_name(backup.name))
+    with pytest.raises(VerifyError, match="is missing from storage 'backups'"):
+        stream_archive(
+            ref,
+            location="backups",
+            dump_path=None,
+            on_file=on_file,
+            progress=lambda *a: None,
+            expected=read_manifest(backup.name),
+        )

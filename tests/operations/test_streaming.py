@@ -178,3 +178,126 @@ def test_the_manifest_records_where_the_dump_starts(stored_files):
         )
     assert len(found[0]) == manifest["database"]["size"]
     assert hashlib.sha256(found[0]).hexdigest() == manifest["database"]["sha256"]
+
+
+class _FailingStream(io.BytesIO):
+    """A member stream whose bytes stop authenticating part way through (as a corrupt chunk does)."""
+
+    def read(self, size=-1):
+        if self.tell() >= 2 * storage_module.CHUNK:
+            raise CryptoError("archive is corrupt at chunk 2 (authentication failed)")
+        return super().read(size)
+
+
+def test_a_file_the_thread_never_finishes_leaves_no_partial_behind(tmp_path):
+    storage = FileSystemStorage(location=tmp_path)
+    data = os.urandom(5 * storage_module.CHUNK)
+
+    # The producer's stream fails mid-file: the writer is left without finish().
+    with pytest.raises(CryptoError), storage_module.LocalFileWriter(storage) as writer:
+        writer.put("done", io.BytesIO(b"whole"))
+        writer.put("a/half", _FailingStream(data))
+    # A write error in the thread: a directory where the file goes, so the rename fails.
+    (tmp_path / "b" / "taken").mkdir(parents=True)
+    with storage_module.LocalFileWriter(storage) as writer, pytest.raises(OSError):
+        writer.put("b/taken", io.BytesIO(data))  # b/taken.partial is written whole, then not committed
+        writer.put("c", io.BytesIO(data))
+        writer.finish()
+    # Abandoned between two files, and at finish() with the file still open.
+    with storage_module.LocalFileWriter(storage) as writer:
+        writer._send(("open", "c/open"))
+        writer._send(("data", b"some bytes"))
+
+    assert (tmp_path / "done").read_bytes() == b"whole"
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_put_atomically_leaves_no_partial_when_the_source_fails(tmp_path):
+    storage = FileSystemStorage(location=tmp_path)
+    with pytest.raises(CryptoError):
+        storage_module.put_atomically(storage, "x/y", _FailingStream(os.urandom(3 * storage_module.CHUNK)))
+    assert not list(tmp_path.rglob("*.partial")) and not storage.exists("x/y")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("failing", ["backups", "dr"])
+def test_every_sync_is_waited_for_when_one_fails(stored_files, settings, monkeypatch, failing):
+    """The archive's and replicas' fsyncs run at once: one failing must not close the files the others sync."""
+    import threading
+    import time
+    from pathlib import Path
+
+    import operations.services.backups as backups_module
+    from tests.operations.conftest import _fs
+
+    settings.DOCUID_BACKUP_REPLICAS = ["dr", "slow"]
+    settings.STORAGES = {**settings.STORAGES, "backups_slow": _fs(settings.DOCUID_BACKUP_WORK_DIR.parent / "slow")}
+    slow_done, slow_saw_closed = threading.Event(), []
+
+    class Syncing(storage_module.WritebackFile):
+        def sync(self):
+            where = Path(self.raw.name).parent.name
+            if where == failing:
+                raise OSError(errno.EIO, f"Input/output error on {where}")
+            if where == "slow":
+                try:
+                    time.sleep(0.3)
+                    slow_saw_closed.append(self.raw.closed)
+                finally:
+                    slow_done.set()
+            super().sync()
+
+    monkeypatch.setattr(backups_module, "WritebackFile", Syncing)
+    expected = "writing the archive to storage 'backups' failed" if failing == "backups" else "'backups_dr' is unreach"
+    with pytest.raises(BackupError, match=expected):
+        backup_run()
+    assert slow_done.is_set(), "the backup returned while a replica's sync was still running"
+    assert slow_saw_closed == [False]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_spool_of_a_non_local_primary_is_deleted_when_the_upload_fails(stored_files, settings, monkeypatch):
+    import operations.services.backups as backups_module
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "backups": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+
+    def failing_upload(storage, name, source):
+        assert list(settings.DOCUID_BACKUP_WORK_DIR.glob("*.spool"))  # the spool exists while it uploads
+        raise OSError("upload failed: connection reset")
+
+    monkeypatch.setattr(backups_module, "put_atomically", failing_upload)
+    with pytest.raises(BackupError, match="connection reset"):
+        backup_run()
+    assert list(settings.DOCUID_BACKUP_WORK_DIR.iterdir()) == [settings.DOCUID_BACKUP_WORK_DIR / "backup.lock"]
+
+
+PG_RESTORE_LIST = """;
+; Archive created at 2026-11-27 04:54:23 UTC
+;     dbname: docuid
+;
+; Selected TOC Entries:
+;
+214; 1259 238426 TABLE public blob postgres
+215; 1259 238427 TABLE public BLOBS postgres
+3338; 0 238426 TABLE DATA public blob postgres
+3341; 2606 238430 CONSTRAINT public blob blob_pkey postgres
+"""
+LARGE_OBJECT_LINES = [
+    "3339; 2613 4242 BLOB - 4242 postgres",  # PostgreSQL <= 16
+    "3347; 0 0 COMMENT - LARGE OBJECT 4242 postgres",
+    "3348; 0 0 ACL - LARGE OBJECT 4242 postgres",
+    "3340; 0 0 BLOBS - BLOBS ",
+    "3339; 2613 4242 BLOB METADATA - 4242..4242 postgres",  # PostgreSQL 17+
+    "3349; 0 0 SECURITY LABEL - LARGE OBJECT 4242 postgres",
+]
+
+
+def test_a_dump_listing_is_searched_for_large_objects_only():
+    from operations.dbtools import large_object_entries
+
+    assert large_object_entries(PG_RESTORE_LIST) == []
+    for line in LARGE_OBJECT_LINES:
+        assert large_object_entries(PG_RESTORE_LIST + line + "\n") == [line.strip()], line
