@@ -254,3 +254,11 @@ def test_a_missing_file_error_while_streaming_is_not_reported_as_a_missing_archi
             progress=lambda *a: None,
             expected=read_manifest(backup.name),
         )
+
+
+@pytest.mark.parametrize("name", ["backup", "restore", "backup_verify", "recovery_drill"])
+def test_recovery_commands_do_not_wait_on_unrelated_system_checks(name):
+    """As migrate: a check failing on a template or URL setting broken in an incident must not block a restore."""
+    from django.core.management import load_command_class
+
+    assert load_command_class("operations", name).requires_system_checks == []

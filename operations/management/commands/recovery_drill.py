@@ -10,6 +10,10 @@ def _seconds(value):
 
 class Command(BaseCommand):
     help = "Back up, restore into scratch, verify, and report the achieved RTO and RPO against the targets."
+    # Like migrate: a disaster-recovery command must not refuse to run because of an unrelated
+    # system check (a template or URL setting broken in the incident); it checks what it needs
+    # itself (key, versions, schema). Skipping them also saves ~0.4 s per run.
+    requires_system_checks = []
 
     def handle(self, *args, **options):
         progress = TerminalProgress(self.stdout)

@@ -7,6 +7,10 @@ from operations.services import backup_restore, restore_plan
 
 class Command(BaseCommand):
     help = "Replace the database and document files with a backup's (maintenance mode meanwhile)."
+    # Like migrate: a disaster-recovery command must not refuse to run because of an unrelated
+    # system check (a template or URL setting broken in the incident); it checks what it needs
+    # itself (key, versions, schema). Skipping them also saves ~0.4 s per run.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("backup", help="Backup id (backup_list) or archive name (when the database is lost).")
