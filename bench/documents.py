@@ -84,7 +84,6 @@ def reset_database(env: dict) -> None:
 def seed(rng: random.Random) -> dict:
     """Bulk-insert the archive; returns the bench user, their session and the target documents."""
     from django.contrib.auth.models import Group
-    from django.contrib.sessions.backends.db import SessionStore
     from django.core.files.base import ContentFile
     from django.db import connection
     from django.utils import timezone
@@ -187,20 +186,41 @@ def seed(rng: random.Random) -> dict:
         category="Reports",
     )
     big = _big_document(user, DocumentVersion, Document, Family, now)
-    session = SessionStore()
-    session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    session["_auth_user_hash"] = user.get_session_auth_hash()
-    session.create()
     log(f"seeded in {time.perf_counter() - started:.0f} s; measured user sees {visible} documents")
     return {
-        "session": session.session_key,
+        "session": signed_in_session(user),
         "pdf": pdf.pk,
         "big": big.pk,
         "visible": visible,
         "visible_range": [counts[0][0], counts[-1][0]],
         "grants": len(grants),
     }
+
+
+def signed_in_session(user) -> str:
+    """A fresh session key for `user` (a seeded one may have passed the idle timeout since)."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session["_auth_user_id"] = str(user.pk)
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_hash"] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
+def require_ok(url: str, cookie: str) -> None:
+    """wrk counts only 4xx/5xx as errors: a page redirecting to the login would be measured as served."""
+    request = urllib.request.Request(url, headers={"Cookie": f"sessionid={cookie}"})
+    opener = urllib.request.build_opener(NoRedirect)
+    status = opener.open(request, timeout=30).status
+    if status != 200:
+        raise SystemExit(f"{url} answered {status}, not 200: the bench would measure the wrong page")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
 
 
 def _big_document(user, DocumentVersion, Document, Family, now):
@@ -251,12 +271,12 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * UNITS[match.group(2)]
 
 
-def wrk(url: str, cookie: str, seconds: int) -> dict:
+def wrk(url: str, cookie: str, seconds: int, connections: int = 16) -> dict:
     result = subprocess.run(
         [
             "wrk",
-            "-t2",
-            "-c16",
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
             f"-d{seconds}s",
             "--timeout",
             "10s",
@@ -346,7 +366,10 @@ def main() -> None:
 
     django.setup()
     if args.skip_seed:
+        from documents.models import Document
+
         targets = json.loads(targets_file.read_text())
+        targets["session"] = signed_in_session(Document.objects.get(pk=targets["pdf"]).owner)
     else:
         targets = seed(random.Random(2026))
         targets_file.parent.mkdir(parents=True, exist_ok=True)
@@ -378,6 +401,7 @@ def main() -> None:
             "open": f"/documents/{targets['pdf']}/open/",
         }
         for path in pages.values():  # warm every worker's caches and connections
+            require_ok(base + path, session)
             wrk(base + path, session, 1)
         # Each page is measured right after a baseline run and compared with that run: on a
         # shared machine the load drifts within a minute, and one baseline at the start made
@@ -391,6 +415,8 @@ def main() -> None:
             results[name]["baseline_rps"] = baselines[-1]["rps"]
         results["baseline"] = sorted(baselines, key=lambda row: row["rps"])[len(baselines) // 2]
         results["baseline"]["runs_rps"] = [row["rps"] for row in baselines]
+        # The list's own latency, without the queue that 16 connections on 2 workers build.
+        results["list_one_client"] = wrk(base + pages["list"], session, args.seconds, connections=1)
         results["download"] = download(base, targets["big"], session, gunicorn.pid)
     finally:
         gunicorn.terminate()
@@ -416,6 +442,11 @@ def main() -> None:
         f"({'ok' if dl['rss_growth_mb'] < 64 else 'MISS'} < 64 MB)"
     )
     print(f"list p99 {results['list']['p99_ms']:.1f} ms ({'ok' if results['list']['p99_ms'] < 50 else 'MISS'} < 50 ms)")
+    single = results["list_one_client"]
+    print(
+        f"list with one client (no queueing): {single['rps']:.0f} req/s, p50 {single['p50_ms']:.1f} ms, "
+        f"p99 {single['p99_ms']:.1f} ms"
+    )
     report = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "data": {
