@@ -82,3 +82,14 @@ def test_the_refusal_is_one_clear_line_not_a_traceback(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("DocuID cannot start: SECRET_KEY is not set.")
     assert "Traceback" not in result.stderr
+
+
+def test_makemigrations_check_runs_in_a_bare_checkout_but_nothing_else_starts_without_a_key(tmp_path):
+    """A CI step or hook compares models with migrations without any secret; that opens no other command."""
+    bare = {"DOCUID_VAR_DIR": str(tmp_path)}
+    result = manage("makemigrations", "--check", "--dry-run", **bare)
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
+    for command in ("check", "migrate", "runserver", "shell"):
+        refused = manage(command, **bare)
+        assert refused.returncode == 1 and refused.stderr.startswith("DocuID cannot start: SECRET_KEY is not set.")
