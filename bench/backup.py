@@ -319,23 +319,9 @@ class AuditSeeder:
         from django.db import connection
 
         from audit.chain import compute_hash
+        from audit.export import COLUMNS
 
-        columns = [
-            "time",
-            "action",
-            "outcome",
-            "actor_id",
-            "actor_repr",
-            "target_type",
-            "target_id",
-            "target_repr",
-            "request_id",
-            "masked_ip",
-            "user_agent",
-            "data",
-            "prev_hash",
-            "hash",
-        ]
+        columns = [column for column in COLUMNS if column != "id"]  # ids come from the sequence, in row order
         with (
             connection.cursor() as cursor,
             cursor.copy(f"COPY audit_auditevent ({', '.join(columns)}) FROM STDIN") as copy,

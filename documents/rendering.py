@@ -18,19 +18,10 @@ from documents.models import Family, SecurityLevel
 ACTION_LABELS = dict(Action.choices)
 FAMILY_LABELS = dict(Family.choices)
 LEVEL_LABELS = dict(SecurityLevel.choices)
-SIZE_UNITS = (("KB", 1024), ("MB", 1024**2), ("GB", 1024**3), ("TB", 1024**4), ("PB", 1024**5))
 
 
 def _local(moment, fmt: str, tz=None) -> str:
     return moment.astimezone(tz or timezone.get_current_timezone()).strftime(fmt) if moment else ""
-
-
-def _size(size: int) -> str:
-    """Django's filesizeformat for English ("999 bytes", "1.2 KB", "38.2 MB") without its per-call translation."""
-    if size < 1024:
-        return filesizeformat(size)
-    unit, scale = next((u, s) for u, s in SIZE_UNITS if size < s * 1024 or u == "PB")
-    return f"{round(size / scale, 1):.1f}\xa0{unit}"
 
 
 def _tags(document):
@@ -61,7 +52,7 @@ def document_rows(documents, *, user, detail_prefix: str) -> SafeString:
             "<tr>"
             f"<td>{' '.join(title)}</td>"
             f"<td>{escape(FAMILY_LABELS.get(document.family, document.family))}</td>"
-            f"<td>{_size(document.size)}</td>"
+            f"<td>{filesizeformat(document.size)}</td>"
             f"<td>{_local(document.updated_at, '%Y-%m-%d %H:%M', tz)}</td>"
             f"<td>{owner}</td>"
             "</tr>"

@@ -112,6 +112,14 @@ def phone_limits(phone_number: str, ip: str | None) -> list[tuple[ratelimit.Limi
     ]
 
 
+def phone_limits_reset(phone_number: str) -> None:
+    """Forget every network's count for the number (a new generation) and its total (staff unlock)."""
+    window = settings.DOCUID_RATE_LIMIT_WINDOW_SECONDS
+    ratelimit.new_generation("login-phone", phone_number, timeout=window + 60)
+    total, identity = phone_limits(phone_number, None)[1]
+    ratelimit.reset(total, identity)
+
+
 def _check_limits(*, phone_number: str, client: ClientContext) -> None:
     now = timezone.now()
     window = settings.DOCUID_RATE_LIMIT_WINDOW_SECONDS

@@ -9,10 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp import login as otp_login
 
-from accounts import ratelimit
 from accounts.context import ClientContext
 from accounts.models import User, UserSession
-from accounts.ratelimit import Limit, clear, reset
+from accounts.ratelimit import clear
 from audit import record
 from audit.actions import Action, Outcome
 
@@ -115,17 +114,14 @@ def user_sessions_revoke_all(*, user: User, acting_user: User | None, request=No
 def user_unlock(*, user: User, acting_user: User, request=None) -> None:
     """Staff lift the denial lock and any fraud block on `user`'s number."""
     from accounts.models import FraudReport
-    from accounts.services.login import DENIAL_SCOPE
+    from accounts.services.login import DENIAL_SCOPE, phone_limits_reset
 
     with transaction.atomic():
         lifted = FraudReport.objects.filter(phone_number=user.phone_number, blocked_until__gt=timezone.now()).update(
             blocked_until=timezone.now()
         )
         clear(DENIAL_SCOPE, user.phone_number)
-        # Every network's count for the number (a new generation) and the number's total.
-        window = settings.DOCUID_RATE_LIMIT_WINDOW_SECONDS
-        ratelimit.new_generation("login-phone", user.phone_number, timeout=window + 60)
-        reset(Limit("login-phone-total", settings.DOCUID_RATE_LIMIT_PHONE_TOTAL, window), user.phone_number)
+        phone_limits_reset(user.phone_number)
         record(
             Action.USER_UNLOCKED,
             outcome=Outcome.SUCCESS,
