@@ -63,3 +63,25 @@ def compute_hash(event) -> str:
     digest.update(event.prev_hash.encode())
     digest.update(canonical_bytes(event))
     return digest.hexdigest()
+
+
+# The two fields that PostgreSQL fills in under the chain lock (audit.services): the
+# event is serialised around them, and the database splices them in and hashes.
+_SERVER_FILLED = ("prev_hash", "time")
+
+
+def canonical_parts(event) -> tuple[str, str, str]:
+    """`canonical_bytes(event)` as text in three parts around `prev_hash`'s and `time`'s values.
+
+    canonical_bytes(event) == (head + prev_hash + mid + format_time(time) + tail).encode().
+    Keys are sorted, so both are top-level keys after "data", and every value after
+    them is a JSON string (whose quotes are escaped): the last occurrence of each
+    empty-valued key is the top-level one.
+    """
+    fields = {name: getattr(event, name) for name in HASHED_FIELDS}
+    fields.update(dict.fromkeys(_SERVER_FILLED, ""))
+    fields["data"] = _canonical_json_value(fields["data"])
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    before_time, _, tail = text.rpartition('"time":""')
+    head, _, mid = before_time.rpartition('"prev_hash":""')
+    return head + '"prev_hash":"', '"' + mid + '"time":"', '"' + tail

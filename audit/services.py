@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit import metrics
 from audit.actions import Action, Outcome
-from audit.chain import GENESIS_HASH, compute_hash
+from audit.chain import GENESIS_HASH, canonical_parts, compute_hash
 from audit.export import write_csv, write_jsonl
 from audit.models import AuditEvent
 from audit.selectors import STREAM_CHUNK, audit_events_for_export
@@ -149,16 +149,39 @@ def _request_fields(request: HttpRequest | None) -> tuple[str, str, str]:
     )
 
 
-def _lock_chain() -> None:
-    """Serialise writers of the chain until this transaction ends.
+def _append_postgresql(event: AuditEvent) -> None:
+    """Append `event` in one server-side call (migration audit/0003): lock, head, time, hash, insert.
 
-    PostgreSQL: a transaction-scoped advisory lock, released at commit or
-    rollback. SQLite: settings open every transaction with BEGIN IMMEDIATE, so
-    the write lock is already ours.
+    Nothing crosses the network while the chain lock is held. Outside a transaction
+    the call commits on its own; inside one, the lock is held until that one ends.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+    head, mid, tail = canonical_parts(event)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM audit_append_event(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
+            [
+                CHAIN_LOCK_KEY, head, mid, tail,
+                event.action, event.outcome, event.actor_id, event.actor_repr,
+                event.target_type, event.target_id, event.target_repr,
+                event.request_id, event.masked_ip, event.user_agent,
+                json.dumps(event.data, ensure_ascii=False),
+            ],
+        )  # fmt: skip
+        event.pk, event.time, event.prev_hash, event.hash = cursor.fetchone()
+    event._state.adding = False
+    event._state.db = connection.alias
+    if compute_hash(event) != event.hash:  # the database hashed other bytes than audit_verify will
+        logger.error("audit chain hash mismatch at event %s: audit_verify will report it", event.pk)
+
+
+def _append_locked(event: AuditEvent) -> None:
+    """Append `event` from Python. SQLite opens every transaction with BEGIN IMMEDIATE: the write lock is ours."""
+    with transaction.atomic(savepoint=False):
+        head = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+        event.time = timezone.now()
+        event.prev_hash = head or GENESIS_HASH
+        event.hash = compute_hash(event)
+        event.save(force_insert=True)
 
 
 def _after_commit(*, action: str, outcome: str, data: dict, log_extra: dict) -> None:
@@ -192,48 +215,45 @@ def audit_record(
     target_type, target_id, target_repr = _target_fields(target, target_repr)
     request_id, masked_ip, user_agent = _request_fields(request)
 
-    with transaction.atomic(savepoint=False):
-        _lock_chain()
-        head = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-        event = AuditEvent(
-            time=timezone.now(),
-            action=action.value,
-            outcome=outcome.value,
-            actor=actor,
-            actor_repr=actor_repr,
-            target_type=target_type,
-            target_id=target_id,
-            target_repr=target_repr,
-            request_id=request_id,
-            masked_ip=masked_ip,
-            user_agent=user_agent,
+    event = AuditEvent(
+        time=timezone.now(),  # validated here; the time recorded is taken under the chain lock
+        action=action.value,
+        outcome=outcome.value,
+        actor=actor,
+        actor_repr=actor_repr,
+        target_type=target_type,
+        target_id=target_id,
+        target_repr=target_repr,
+        request_id=request_id,
+        masked_ip=masked_ip,
+        user_agent=user_agent,
+        data=data,
+    )
+    # Field checks only, before the chain lock: the actor's existence and prev_hash's
+    # uniqueness are enforced by the database (foreign key, unique index).
+    event.full_clean(exclude={"actor", "prev_hash", "hash"}, validate_unique=False, validate_constraints=False)
+    if connection.vendor == "postgresql":
+        _append_postgresql(event)
+    else:
+        _append_locked(event)
+    transaction.on_commit(
+        partial(
+            _after_commit,
+            action=event.action,
+            outcome=event.outcome,
             data=data,
-            prev_hash=head or GENESIS_HASH,
-        )
-        event.hash = compute_hash(event)
-        # Field checks only: the actor's existence and prev_hash's uniqueness are enforced by the
-        # database (foreign key, unique index), and checking them here cost two more queries
-        # while every other writer of the trail waits on the chain lock.
-        event.full_clean(exclude={"actor"}, validate_unique=False, validate_constraints=False)
-        event.save(force_insert=True)
-        transaction.on_commit(
-            partial(
-                _after_commit,
-                action=event.action,
-                outcome=event.outcome,
-                data=data,
-                log_extra={
-                    "action": event.action,
-                    "outcome": event.outcome,
-                    "target_type": target_type,
-                    "target_id": target_id,
-                    "actor_id": actor.pk if actor is not None else None,
-                    "audit_event_id": event.pk,
-                    "request_id": request_id or None,
-                },
-            ),
-            robust=True,  # the event is committed; a metrics hiccup must not fail the caller now
-        )
+            log_extra={
+                "action": event.action,
+                "outcome": event.outcome,
+                "target_type": target_type,
+                "target_id": target_id,
+                "actor_id": actor.pk if actor is not None else None,
+                "audit_event_id": event.pk,
+                "request_id": request_id or None,
+            },
+        ),
+        robust=True,  # the event is committed; a metrics hiccup must not fail the caller now
+    )
     return event
 
 

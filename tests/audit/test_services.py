@@ -201,7 +201,10 @@ def test_concurrent_writers_on_postgres_leave_one_unbroken_chain(postgres):
         try:
             start.wait()
             for n in range(per_thread):
-                with transaction.atomic():
+                if n % 2:  # in the caller's transaction, and on its own (autocommit)
+                    with transaction.atomic():
+                        record(Action.DOCUMENT_VIEW, data={"writer": writer, "n": n})
+                else:
                     record(Action.DOCUMENT_VIEW, data={"writer": writer, "n": n})
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
@@ -218,6 +221,30 @@ def test_concurrent_writers_on_postgres_leave_one_unbroken_chain(postgres):
     result = audit_chain_verify()
     assert (result.ok, result.checked) == (True, threads_count * per_thread)
     assert AuditEvent.objects.values("prev_hash").distinct().count() == threads_count * per_thread
+    times = list(AuditEvent.objects.order_by("id").values_list("time", flat=True))
+    assert times == sorted(times), "the time is taken under the chain lock: time order is chain order"
+
+
+AWKWARD_TEXT = 'a "quoted" \\ back\\slash, "time":"", "prev_hash":"", Zoë ✓ 𝄞 \u2028'
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"time": "", "prev_hash": "", "nested": {"time": "", "prev_hash": ""}},
+        {"text": AWKWARD_TEXT, "list": [AWKWARD_TEXT, 2.0, 1e16, -0.5, None, True]},
+    ],
+)
+def test_events_with_awkward_text_hash_the_same_in_the_database_and_in_python(data, caplog):
+    request = RequestFactory().get("/", HTTP_USER_AGENT=AWKWARD_TEXT, REMOTE_ADDR="203.0.113.9")
+    event = record(Action.DOCUMENT_VIEW, target_repr=AWKWARD_TEXT, request=request, data=data)
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert compute_hash(stored) == stored.hash == event.hash
+    assert (stored.time, stored.prev_hash) == (event.time, event.prev_hash)
+    assert audit_chain_verify().ok
+    assert "hash mismatch" not in caplog.text
 
 
 # --- Logging -----------------------------------------------------------------------------
