@@ -164,3 +164,47 @@ def test_postgres_search_understands_word_forms(postgres, owner):
 def test_postgres_search_finds_tags_added_at_upload(postgres, owner):
     document = make_document(owner, title="Scan", tags=["passport"])
     assert documents_list(owner, filters=DocumentFilters(query="passport")).documents == [document]
+
+
+# --- One document: document_get_visible agrees with documents_visible_to ------------------
+
+
+def test_one_document_is_visible_exactly_to_those_who_see_it_in_the_list(owner, other, group, staff, document):
+    from documents.models import Document
+
+    expired = UserFactory()
+    member = UserFactory()
+    member.groups.add(group)
+    grant(document, to=other)
+    grant(document, group=group, permission=Permission.DOWNLOAD)
+    lapsed = grant(document, to=expired, expires_at=timezone.now() + timedelta(minutes=1))
+    type(lapsed).objects.filter(pk=lapsed.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    for person in (owner, other, member, expired, staff, UserFactory(is_superuser=True)):
+        listed = document in documents_visible_to(person)
+        try:
+            selectors.document_get_visible(person, document.pk)
+            got = True
+        except Document.DoesNotExist:
+            got = False
+        assert got == listed, person
+
+
+def test_one_document_costs_one_query_for_its_owner_and_two_for_a_grantee(
+    owner, other, document, django_assert_num_queries
+):
+    grant(document, to=other, permission=Permission.DOWNLOAD)
+    with django_assert_num_queries(1):
+        found = selectors.document_get_visible(owner, document.pk)
+        assert document_permissions(owner, found).manage
+    with django_assert_num_queries(2):
+        found = selectors.document_get_visible(other, document.pk)
+        # the view's own permission check reuses what the visibility check decided
+        assert document_permissions(other, found) == selectors.DocumentPermissions(view=True, download=True)
+
+
+def test_permissions_kept_on_a_document_are_never_lent_to_another_person(owner, other, document):
+    grant(document, to=other, permission=Permission.SHARE)
+    found = selectors.document_get_visible(other, document.pk)
+    stranger = UserFactory()
+    assert document_permissions(stranger, found) == selectors.NO_PERMISSIONS
+    assert document_permissions(other, found).share
