@@ -330,3 +330,11 @@ def test_a_float_too_large_to_store_exactly_is_refused_rather_than_breaking_the_
     with pytest.raises(ValueError, match="too large"):
         normalize_data({"bytes": 1e23})
     assert normalize_data({"bytes": 10**23, "ratio": 0.5}) == {"bytes": 10**23, "ratio": 0.5}
+
+
+@pytest.mark.django_db
+def test_a_hash_the_database_computed_differently_is_reported_at_once(postgres, caplog, monkeypatch):
+    monkeypatch.setattr("audit.services.compute_hash", lambda event: "0" * 64)
+    with caplog.at_level(logging.ERROR, logger="docuid.audit"):
+        event = record(Action.DOCUMENT_VIEW)
+    assert f"audit chain hash mismatch at event {event.pk}" in caplog.text
