@@ -1,48 +1,69 @@
 // Direct passkey sign-in on a device that holds one: a button, and conditional UI (autofill) where supported.
+//
+// One ceremony at a time. Each one writes its challenge into the session, so a second
+// ceremony started while the first completes would race the sign-in: its response can
+// reach the browser after the sign-in's and put back the session cookie that the
+// sign-in just retired, leaving the person signed out. So the button first stops the
+// autofill ceremony and waits for it to settle; if the autofill signed the person in
+// meanwhile, the button does nothing more.
 import { credentialToJSON, postJSON, requestOptionsFromJSON, showError } from "./webauthn.js";
 
 const box = document.getElementById("passkey-signin");
 const button = document.getElementById("passkey-button");
 const error = document.getElementById("passkey-error");
-let conditional = null;
-// One sign-in completes at a time: autofill may resolve just as the button is pressed.
-let completing = false;
+let autofillAbort = null;
+let autofill = null; // the autofill ceremony: resolves true once it has signed the person in
+let busy = false; // a button ceremony is under way
+let completing = false; // a credential is being checked; stays true once signed in (the page is leaving)
 
-async function signIn(mediation) {
+// Returns true when signed in (the page is navigating away); throws on failure.
+async function signIn(signal) {
   const options = await postJSON(button.dataset.optionsUrl);
   if (!options.ok) throw new Error("options");
   const request = { publicKey: requestOptionsFromJSON(options.data) };
-  if (mediation) {
-    conditional = new AbortController();
-    request.mediation = mediation;
-    request.signal = conditional.signal;
+  if (signal) {
+    request.mediation = "conditional";
+    request.signal = signal; // already aborted: get() rejects at once
   }
   const credential = await navigator.credentials.get(request);
-  if (completing) return;
+  if (completing) return false;
   completing = true;
-  const result = await postJSON(button.dataset.completeUrl, credentialToJSON(credential));
-  completing = false;
-  if (!result.ok) throw new Error(result.data.message || "failed");
+  let result;
+  try {
+    result = await postJSON(button.dataset.completeUrl, credentialToJSON(credential));
+  } catch (e) {
+    completing = false;
+    throw e;
+  }
+  if (!result.ok) {
+    completing = false;
+    throw new Error(result.data.message || "failed");
+  }
   window.location.assign(result.data.redirect);
+  return true;
 }
 
 if (window.PublicKeyCredential) {
   box.hidden = false;
   button.addEventListener("click", async () => {
-    if (completing) return;
-    if (conditional) conditional.abort();
-    conditional = null;
+    if (busy || completing) return;
+    busy = true;
     error.hidden = true;
     try {
+      if (autofillAbort) autofillAbort.abort();
+      if (autofill && (await autofill)) return;
       await signIn(null);
     } catch (e) {
-      completing = false;
       showError(error, "No passkey signed you in. Use your phone number instead.");
+    } finally {
+      busy = false;
     }
   });
   if (PublicKeyCredential.isConditionalMediationAvailable) {
     PublicKeyCredential.isConditionalMediationAvailable().then((available) => {
-      if (available) signIn("conditional").catch(() => {});
+      if (!available || busy || completing) return;
+      autofillAbort = new AbortController();
+      autofill = signIn(autofillAbort.signal).catch(() => false);
     });
   }
 }

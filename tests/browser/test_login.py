@@ -206,3 +206,27 @@ def test_direct_passkey_sign_in_on_the_phone(site, phone, person):
         phone.click("#passkey-button", timeout=3_000)
     phone.wait_for_selector("#logout-button", timeout=15_000)
     assert AuditEvent.objects.filter(action="auth.login", actor=person).exists()
+
+
+def test_the_passkey_button_waits_for_the_autofill_ceremony_instead_of_racing_it(site, phone, person):
+    # Each ceremony writes its challenge into the session. A second one overlapping the
+    # autofill's sign-in could answer last and put back the session cookie that the sign-in
+    # had just retired: the person would land signed out (seen in CI). The autofill's
+    # options are held here while the button is pressed: the button must wait for it.
+    held, sent = [], []
+    phone.on("request", lambda r: sent.append(r.url) if r.url.endswith("/login/passkey/options") else None)
+    phone.route("**/login/passkey/options", lambda route: held.append(route) if not held else route.continue_())
+    phone.goto(site + "/login/")
+    for _ in range(100):
+        if held:
+            break
+        phone.wait_for_timeout(50)
+    assert len(held) == 1, "the autofill ceremony did not start"
+    phone.click("#passkey-button")
+    phone.wait_for_timeout(500)
+    assert len(sent) == 1, "the button started a second ceremony while the autofill's was still open"
+
+    held[0].continue_()
+    phone.wait_for_selector("#logout-button", timeout=15_000)
+    assert len(sent) == 2
+    assert AuditEvent.objects.filter(action="auth.login", actor=person).count() == 1
