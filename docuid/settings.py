@@ -446,8 +446,8 @@ CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", REDIS_URL) or None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if CELERY_TASK_ALWAYS_EAGER:
     # Eager tasks still open a producer; an in-memory transport keeps kombu from
-    # reaching for amqp://localhost.
-    CELERY_BROKER_URL = "memory://"
+    # reaching for amqp://localhost (the host part only keeps it from warning that none was given).
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -1,13 +1,24 @@
-"""Home page and error pages (request id shown, never a stack trace)."""
+"""Home page, the favicon and error pages (request id shown, never a stack trace)."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.views.decorators.cache import cache_control
 
 
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("documents:list")
     return render(request, "home.html")
+
+
+@cache_control(max_age=86400)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on pages that name no icon (error pages among them).
+
+    A temporary redirect: the static name carries a content hash that changes with the icon.
+    """
+    return redirect(static("favicon.svg"))
 
 
 def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
