@@ -103,8 +103,6 @@ def document_permissions(user, document: Document, *, now: datetime | None = Non
         return NO_PERMISSIONS
     if document.owner_id == user.pk:
         return OWNER_PERMISSIONS
-    if now is None and getattr(document, "_permissions_of", (None, None))[0] == user.pk:
-        return document._permissions_of[1]  # decided by document_get_visible in this request
     levels = _active_grants_for(user, now=now or timezone.now()).filter(document_id=document.pk)
     rank = max((PERMISSION_RANK[Permission(p)] for p in levels.values_list("permission", flat=True)), default=0)
     return DocumentPermissions.from_rank(rank)
@@ -114,11 +112,12 @@ def document_get_visible(user, document_id) -> Document:
     """The document if `user` may see it; Document.DoesNotExist otherwise (also for malformed ids).
 
     One document is read by primary key and then judged by `document_permissions`, the
-    same rule that `documents_visible_to` writes as SQL: for its owner that is one query,
-    for anyone else one more on the grants of that document (the permissions are kept on
-    the instance, so the view's own `document_permissions` call costs nothing). Filtering
-    by `documents_visible_to` instead built the person's whole visible set (~800 ids in
-    the benchmark) to test one id.
+    same rule that `documents_visible_to` writes as SQL (a test keeps the two in step):
+    for its owner that is one query, for anyone else one more on that document's grants.
+    Filtering by `documents_visible_to` instead built the person's whole visible set
+    (~800 ids in the benchmark) to test one id. Nothing is remembered on the instance: a
+    later `document_permissions` call asks the grants again, so it sees a grant removed
+    in between.
     """
     try:
         pk = int(document_id)
@@ -128,10 +127,8 @@ def document_get_visible(user, document_id) -> Document:
         raise Document.DoesNotExist
     # The stored search vector is the widest column and no page shows it.
     document = Document.objects.select_related("owner", "current_version").defer("search_vector").get(pk=pk)
-    permissions = document_permissions(user, document)
-    if not permissions.view:
+    if not document_permissions(user, document).view:
         raise Document.DoesNotExist
-    document._permissions_of = (user.pk, permissions)
     return document
 
 
