@@ -6,8 +6,9 @@ lock, read the head, insert, COMMIT — five round trips, three of them under th
 lock that every writer of the trail waits for). The client serialises the event
 around the two values only the database knows (audit.chain.canonical_parts); the
 function splices in the head's hash and the time and hashes exactly what
-audit.chain.compute_hash hashes. Each statement of a VOLATILE plpgsql function
-takes a fresh snapshot, so the head is read after the lock is held.
+audit.chain.compute_hash hashes. Under READ COMMITTED each statement of a VOLATILE
+plpgsql function takes a fresh snapshot, so the head is read after the lock is held;
+the function refuses any other isolation level.
 
 The time is taken under the lock, as before, so time order equals chain order.
 """
@@ -28,6 +29,11 @@ DECLARE
     v_hash varchar;
     v_id bigint;
 BEGIN
+    -- The head must be read with a snapshot taken after the lock: only READ COMMITTED
+    -- gives each statement a fresh one.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'audit_append_event needs READ COMMITTED, not %', current_setting('transaction_isolation');
+    END IF;
     PERFORM pg_advisory_xact_lock(lock_key);
     SELECT e.hash INTO v_prev FROM audit_auditevent e ORDER BY e.id DESC LIMIT 1;
     v_prev := coalesce(v_prev, repeat('0', 64));

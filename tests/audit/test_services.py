@@ -238,6 +238,7 @@ AWKWARD_TEXT = 'a "quoted" \\ back\\slash, "time":"", "prev_hash":"", Zoë ✓ �
     ],
 )
 def test_events_with_awkward_text_hash_the_same_in_the_database_and_in_python(data, caplog):
+    # On PostgreSQL (CI's first run) the database hashes them (audit_append_event); on SQLite, Python.
     request = RequestFactory().get("/", HTTP_USER_AGENT=AWKWARD_TEXT, REMOTE_ADDR="203.0.113.9")
     event = record(Action.DOCUMENT_VIEW, target_repr=AWKWARD_TEXT, request=request, data=data)
     stored = AuditEvent.objects.get(pk=event.pk)
@@ -333,8 +334,19 @@ def test_a_float_too_large_to_store_exactly_is_refused_rather_than_breaking_the_
 
 
 @pytest.mark.django_db
-def test_a_hash_the_database_computed_differently_is_reported_at_once(postgres, caplog, monkeypatch):
+def test_a_hash_mismatch_between_the_database_and_python_is_logged_at_once(postgres, caplog, monkeypatch):
     monkeypatch.setattr("audit.services.compute_hash", lambda event: "0" * 64)
     with caplog.at_level(logging.ERROR, logger="docuid.audit"):
         event = record(Action.DOCUMENT_VIEW)
     assert f"audit chain hash mismatch at event {event.pk}" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_refuses_to_append_outside_read_committed(postgres):
+    from django.db import DatabaseError
+
+    with pytest.raises(DatabaseError, match="READ COMMITTED"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        record(Action.DOCUMENT_VIEW)
+    assert not AuditEvent.objects.exists()
