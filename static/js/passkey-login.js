@@ -4,8 +4,8 @@
 // ceremony started while the first completes would race the sign-in: its response can
 // reach the browser after the sign-in's and put back the session cookie that the
 // sign-in just retired, leaving the person signed out. So the button first stops the
-// autofill ceremony and waits for it to settle; if the autofill signed the person in
-// meanwhile, the button does nothing more.
+// autofill ceremony (its request for options too) and waits for it to settle; if the
+// autofill signed the person in meanwhile, the button does nothing more.
 import { credentialToJSON, postJSON, requestOptionsFromJSON, showError } from "./webauthn.js";
 
 const box = document.getElementById("passkey-signin");
@@ -16,9 +16,9 @@ let autofill = null; // the autofill ceremony: resolves true once it has signed 
 let busy = false; // a button ceremony is under way
 let completing = false; // a credential is being checked; stays true once signed in (the page is leaving)
 
-// Returns true when signed in (the page is navigating away); throws on failure.
+// Returns true when signed in (the page is navigating away); throws on failure or abort.
 async function signIn(signal) {
-  const options = await postJSON(button.dataset.optionsUrl);
+  const options = await postJSON(button.dataset.optionsUrl, null, { signal });
   if (!options.ok) throw new Error("options");
   const request = { publicKey: requestOptionsFromJSON(options.data) };
   if (signal) {
@@ -43,27 +43,40 @@ async function signIn(signal) {
   return true;
 }
 
+function startAutofill() {
+  if (busy || completing || !PublicKeyCredential.isConditionalMediationAvailable) return;
+  PublicKeyCredential.isConditionalMediationAvailable().then((available) => {
+    if (!available || busy || completing) return;
+    autofillAbort = new AbortController();
+    autofill = signIn(autofillAbort.signal).catch(() => false);
+  });
+}
+
 if (window.PublicKeyCredential) {
   box.hidden = false;
   button.addEventListener("click", async () => {
     if (busy || completing) return;
     busy = true;
     error.hidden = true;
+    let failed = false;
     try {
       if (autofillAbort) autofillAbort.abort();
       if (autofill && (await autofill)) return;
       await signIn(null);
     } catch (e) {
+      failed = true;
       showError(error, "No passkey signed you in. Use your phone number instead.");
     } finally {
       busy = false;
     }
+    if (failed) startAutofill(); // the passkey stays offered in the phone number's autofill
   });
-  if (PublicKeyCredential.isConditionalMediationAvailable) {
-    PublicKeyCredential.isConditionalMediationAvailable().then((available) => {
-      if (!available || busy || completing) return;
-      autofillAbort = new AbortController();
-      autofill = signIn(autofillAbort.signal).catch(() => false);
-    });
-  }
+  // Back to this page from the next one (back-forward cache): the sign-in it was leaving for is over.
+  window.addEventListener("pageshow", (event) => {
+    if (!event.persisted) return;
+    completing = false;
+    busy = false;
+    startAutofill();
+  });
+  startAutofill();
 }

@@ -52,10 +52,11 @@ export function csrfToken() {
   return input ? input.value : "";
 }
 
-export async function postJSON(url, body) {
+export async function postJSON(url, body, { signal } = {}) {
   const response = await fetch(url, {
     method: "POST",
     credentials: "same-origin",
+    signal,
     headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
     body: JSON.stringify(body || {}),
   });

@@ -208,25 +208,49 @@ def test_direct_passkey_sign_in_on_the_phone(site, phone, person):
     assert AuditEvent.objects.filter(action="auth.login", actor=person).exists()
 
 
-def test_the_passkey_button_waits_for_the_autofill_ceremony_instead_of_racing_it(site, phone, person):
-    # Each ceremony writes its challenge into the session. A second one overlapping the
-    # autofill's sign-in could answer last and put back the session cookie that the sign-in
-    # had just retired: the person would land signed out (seen in CI). The autofill's
-    # options are held here while the button is pressed: the button must wait for it.
-    held, sent = [], []
-    phone.on("request", lambda r: sent.append(r.url) if r.url.endswith("/login/passkey/options") else None)
-    phone.route("**/login/passkey/options", lambda route: held.append(route) if not held else route.continue_())
-    phone.goto(site + "/login/")
+def _hold_first(page, url_end: str):
+    """Hold the page's first request to `url_end` (returned in the list) and let later ones through."""
+    held, sent, failed = [], [], []
+    page.on("request", lambda r: sent.append(r.url) if r.url.endswith(url_end) else None)
+    page.on("requestfailed", lambda r: failed.append(r.url) if r.url.endswith(url_end) else None)
+    page.route(f"**{url_end}", lambda route: held.append(route) if not held else route.continue_())
+    return held, sent, failed
+
+
+def _wait_for(page, condition, what: str):
     for _ in range(100):
-        if held:
-            break
-        phone.wait_for_timeout(50)
-    assert len(held) == 1, "the autofill ceremony did not start"
+        if condition():
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# Each ceremony writes its challenge into the session. A second one overlapping the autofill's
+# sign-in could answer last and put back the session cookie that the sign-in had just retired:
+# the person would land signed out (seen in CI). The button must never run beside the autofill.
+
+
+def test_the_passkey_button_cancels_the_autofill_ceremony_before_starting_its_own(site, phone, person):
+    held, sent, failed = _hold_first(phone, "/login/passkey/options")
+    phone.goto(site + "/login/")
+    _wait_for(phone, lambda: held, "the autofill ceremony to ask for options")
+    phone.click("#passkey-button")
+    _wait_for(phone, lambda: len(sent) == 2, "the button's own ceremony")
+    held[0].continue_()  # too late: the page has given up on it
+    _wait_for(phone, lambda: failed, "the autofill's cancelled request to be reported as failed")
+    phone.wait_for_selector("#logout-button", timeout=15_000)
+    assert AuditEvent.objects.filter(action="auth.login", actor=person).count() == 1
+
+
+def test_the_passkey_button_does_nothing_while_the_autofill_is_signing_in(site, phone, person):
+    held, sent, _ = _hold_first(phone, "/login/passkey/complete")
+    options = []
+    phone.on("request", lambda r: options.append(r.url) if r.url.endswith("/login/passkey/options") else None)
+    phone.goto(site + "/login/")
+    _wait_for(phone, lambda: held, "the autofill to send its credential")
     phone.click("#passkey-button")
     phone.wait_for_timeout(500)
-    assert len(sent) == 1, "the button started a second ceremony while the autofill's was still open"
-
+    assert (len(options), len(sent)) == (1, 1), "the button started a ceremony beside the autofill's sign-in"
     held[0].continue_()
     phone.wait_for_selector("#logout-button", timeout=15_000)
-    assert len(sent) == 2
     assert AuditEvent.objects.filter(action="auth.login", actor=person).count() == 1
