@@ -3,7 +3,6 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
-from django.views.decorators.cache import cache_control
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -12,11 +11,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 
-@cache_control(max_age=86400)
 def favicon(request: HttpRequest) -> HttpResponse:
     """Browsers ask for /favicon.ico on pages that name no icon (error pages among them).
 
-    A temporary redirect: the static name carries a content hash that changes with the icon.
+    A temporary, uncached redirect: the static name carries a content hash that changes
+    with the icon, and the old name is gone after the next deploy.
     """
     return redirect(static("favicon.svg"))
 
