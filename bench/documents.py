@@ -199,14 +199,12 @@ def seed(rng: random.Random) -> dict:
 
 def signed_in_session(user) -> str:
     """A fresh session key for `user` (a seeded one may have passed the idle timeout since)."""
-    from django.contrib.sessions.backends.db import SessionStore
+    from django.conf import settings
+    from django.test import Client
 
-    session = SessionStore()
-    session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    session["_auth_user_hash"] = user.get_session_auth_hash()
-    session.create()
-    return session.session_key
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
 def require_ok(url: str, cookie: str) -> None:

@@ -32,7 +32,6 @@ FILTER_CHOICES = {
     for name, field in (("family", "family"), ("level", "level"), ("sort", "sort"))
 }
 MULTIPART_OVERHEAD = 1024 * 1024
-PERMISSION_CHOICES = GrantForm.base_fields["permission"].choices
 
 
 def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
@@ -105,16 +104,14 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "permissions": permissions,
         "tags": list(document.tags.all()),
         "versions": list(selectors.document_versions(document)) if permissions.manage else [],
-        "can_grant": permissions.share,
-        "permission_choices": PERMISSION_CHOICES,
+        "grant_form": rendering.blank_form(GrantForm) if permissions.share else "",
     }
     if permissions.manage:
-        history = list(selectors.document_access_history(document))
         context |= {
             "grants": list(selectors.document_grants(document)),
             "shares": list(selectors.document_shares(document)),
-            "history": history,
-            "history_rows": rendering.history_rows(history),
+            "history_rows": rendering.history_rows(selectors.document_access_history(document)),
+            "version_form": rendering.blank_form(VersionForm),
         }
     return render(request, "documents/detail.html", context)
 

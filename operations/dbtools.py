@@ -205,47 +205,10 @@ def pg_dump_started(path: Path):
         conn.rollback()
 
 
-def pg_dump(path: Path) -> Snapshot:
-    """pg_dump -Fc of the whole database, from a snapshot our own transaction exports and counts."""
-    with pg_dump_started(path) as job:
-        return job.wait()
-
-
 def _psql_restore(dump: Path, settings_dict: dict, dbname: str, *, replace_schema: bool) -> None:
-    """pg_restore's SQL piped into one psql transaction: the database is replaced whole or not at all."""
-    pg_restore = pg_tool("pg_restore", settings_dict)
-    psql = pg_tool("psql", settings_dict)
-    env = pg_env(settings_dict, dbname)
-    argv = [psql, "--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1", "--no-password"]
-    if replace_schema:
-        argv += ["-c", "DROP SCHEMA IF EXISTS public CASCADE", "-c", "CREATE SCHEMA public"]
-    argv += ["-f", "-"]
-    # pg_restore's warnings go to a file: a pipe read only after psql exits would block pg_restore
-    # once it filled (64 KiB), and psql would wait for SQL that never comes.
-    with tempfile.TemporaryFile() as producer_errors:
-        producer = subprocess.Popen(
-            [pg_restore, "--no-owner", "--no-acl", "--file=-", str(dump)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=producer_errors,
-            env=env,
-        )
-        try:
-            consumer = subprocess.run(
-                argv, stdin=producer.stdout, capture_output=True, text=True, env=env, timeout=PG_TIMEOUT_SECONDS
-            )
-        finally:
-            producer.stdout.close()
-            producer.wait()
-        producer_errors.seek(0)
-        producer_err = producer_errors.read().decode(errors="replace")
-    psql_failed = OperationsError(f"psql restore failed (exit {consumer.returncode}): {consumer.stderr.strip()[-300:]}")
-    if producer.returncode == -signal.SIGPIPE and consumer.returncode != 0:
-        raise psql_failed  # psql stopped reading (no connection, or an error): pg_restore's SIGPIPE follows from it
-    if producer.returncode != 0:
-        raise OperationsError(f"pg_restore failed (exit {producer.returncode}): {producer_err.strip()[-300:]}")
-    if consumer.returncode != 0:
-        raise psql_failed
+    """pg_restore's SQL piped into one psql transaction, committed at once: `dbname` gets the dump whole or not at all."""
+    with pg_restore_started(dump, settings_dict=settings_dict, dbname=dbname, replace_schema=replace_schema) as commit:
+        commit()
 
 
 # `pg_restore -l` entries for large objects: BLOB / BLOB METADATA (definitions), BLOBS (their data),
@@ -282,21 +245,30 @@ def _refuse_large_objects(pg_restore: str, dump: Path, env: dict[str, str]) -> N
 
 
 @contextmanager
-def pg_restore_started(dump: Path):
-    """Replace the live database with `dump` in one transaction that commits only when told: yields commit().
+def pg_restore_started(
+    dump: Path, *, settings_dict: dict | None = None, dbname: str | None = None, replace_schema: bool = True
+):
+    """Restore `dump` in one transaction that commits only when told: yields commit().
 
-    psql runs BEGIN, drops and recreates the schema, executes pg_restore's SQL, then
-    waits on its standard input. commit() checks that pg_restore succeeded, sends
-    COMMIT and waits; leaving the block without it ends psql's session with the
-    transaction open, so PostgreSQL rolls all of it back. The caller can thus restore
-    the database while it is still checking the rest of the archive.
+    psql runs BEGIN, drops and recreates the schema (`replace_schema`), executes
+    pg_restore's SQL, then waits on its standard input. commit() checks that pg_restore
+    succeeded, sends COMMIT and waits; leaving the block without it ends psql's session
+    with the transaction open, so PostgreSQL rolls all of it back. The caller can thus
+    restore the database while it is still checking the rest of the archive.
+
+    Without `dbname`, the live database: Django's connections are closed first, and a
+    dump holding large objects is refused (pg_restore would commit them on its own).
     """
-    connections.close_all()
-    settings_dict = _pg_settings()
+    live = dbname is None
+    if live:
+        connections.close_all()
+    settings_dict = settings_dict or _pg_settings()
     pg_restore = pg_tool("pg_restore", settings_dict)
     psql = pg_tool("psql", settings_dict)
-    env = pg_env(settings_dict, settings_dict["NAME"])
-    _refuse_large_objects(pg_restore, dump, env)
+    env = pg_env(settings_dict, dbname or settings_dict["NAME"])
+    if live:
+        _refuse_large_objects(pg_restore, dump, env)
+    schema = b"DROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n" if replace_schema else b""
     with tempfile.TemporaryFile() as producer_errors, tempfile.TemporaryFile() as consumer_output:
         read_end, write_end = os.pipe()
         producer = None
@@ -326,10 +298,7 @@ def pg_restore_started(dump: Path):
             os.close(write_end)
         try:
             with suppress(BrokenPipeError):  # psql could not start or connect: commit() reports its error
-                consumer.stdin.write(
-                    b"BEGIN;\nDROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n"
-                    + f"\\i /dev/fd/{read_end}\n".encode()
-                )
+                consumer.stdin.write(b"BEGIN;\n" + schema + f"\\i /dev/fd/{read_end}\n".encode())
                 consumer.stdin.flush()
 
             def psql_failed(code: int) -> OperationsError:
@@ -488,16 +457,10 @@ def dump_started(path: Path):
         with pg_dump_started(path) as job:
             yield job
         return
-    snapshot = dump_database(path)
+    if vendor() != "sqlite":
+        raise OperationsError(f"backups support PostgreSQL and SQLite, not {vendor()}")
+    snapshot = sqlite_dump(path)
     yield DumpJob(ready=lambda: True, wait=lambda: snapshot)
-
-
-def dump_database(path: Path) -> Snapshot:
-    if vendor() == "postgresql":
-        return pg_dump(path)
-    if vendor() == "sqlite":
-        return sqlite_dump(path)
-    raise OperationsError(f"backups support PostgreSQL and SQLite, not {vendor()}")
 
 
 @contextmanager

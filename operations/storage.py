@@ -1,6 +1,5 @@
 """Moving archives in and out of Django storages without holding them in memory."""
 
-import errno
 import hashlib
 import os
 import queue
@@ -274,61 +273,9 @@ class LocalFileWriter:
                 self.finish()
 
 
-def _kernel_copy(source: BinaryIO, target: BinaryIO) -> None:
-    """Copy a whole file inside the kernel (copy_file_range), falling back to a buffered copy."""
-    size = os.fstat(source.fileno()).st_size
-    copied = 0
-    try:
-        while copied < size:
-            count = os.copy_file_range(source.fileno(), target.fileno(), size - copied)
-            if count == 0:
-                break
-            copied += count
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM):
-            raise
-    if copied < size:
-        source.seek(copied)
-        target.seek(copied)
-        shutil.copyfileobj(source, target, CHUNK)
-    target.flush()
-    if os.fstat(target.fileno()).st_size != os.fstat(source.fileno()).st_size:
-        raise OSError(f"{target.name}: copy is {os.fstat(target.fileno()).st_size} bytes, expected {size}")
-
-
 def read_back_partial(storage: FileSystemStorage, name: str) -> tuple[str, int]:
     """(SHA-256, size) of `name`'s temporary copy in a local storage, read back from that copy."""
-    with open(local_partial_path(storage, name), "rb") as copy:
-        reader = HashingReader(copy)
-        while reader.read(4 * CHUNK):
-            pass
-    return reader.sha256.hexdigest(), reader.bytes
-
-
-def copy_local(
-    source: FileSystemStorage, target: FileSystemStorage, name: str, *, expected: tuple[str, int] | None = None
-) -> tuple[str, int] | None:
-    """Copy `name` between two local storages: kernel copy, fsync, commit by rename.
-
-    With `expected` (SHA-256, size), the copy is read back from the target file (while
-    its fsync runs) and committed only if it matches; the (SHA-256, size) read back is
-    returned either way, and a copy that differs is deleted, never committed under `name`.
-    """
-    partial = local_partial_path(target, name)
-    found = None
-    with open(source.path(name), "rb") as src, open(partial, "wb") as out:
-        _kernel_copy(src, out)
-        syncing = Background(os.fsync, out.fileno())
-        try:
-            if expected is not None:
-                found = read_back_partial(target, name)
-        finally:
-            syncing.join()
-    if found != expected:
-        partial.unlink()
-        return found
-    commit_local(target, name)
-    return found
+    return sha256_of(storage, name + PARTIAL_SUFFIX)
 
 
 class Tee:

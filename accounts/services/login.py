@@ -108,16 +108,21 @@ def phone_limits(phone_number: str, ip: str | None) -> list[tuple[ratelimit.Limi
     generation = ratelimit.generation("login-phone", phone_number)
     return [
         (ratelimit.Limit("login-phone", settings.DOCUID_RATE_LIMIT_PHONE, window), f"{phone_number}|{generation}|{ip}"),
-        (ratelimit.Limit("login-phone-total", settings.DOCUID_RATE_LIMIT_PHONE_TOTAL, window), phone_number),
+        (_phone_total_limit(), phone_number),
     ]
+
+
+def _phone_total_limit() -> ratelimit.Limit:
+    return ratelimit.Limit(
+        "login-phone-total", settings.DOCUID_RATE_LIMIT_PHONE_TOTAL, settings.DOCUID_RATE_LIMIT_WINDOW_SECONDS
+    )
 
 
 def phone_limits_reset(phone_number: str) -> None:
     """Forget every network's count for the number (a new generation) and its total (staff unlock)."""
     window = settings.DOCUID_RATE_LIMIT_WINDOW_SECONDS
     ratelimit.new_generation("login-phone", phone_number, timeout=window + 60)
-    total, identity = phone_limits(phone_number, None)[1]
-    ratelimit.reset(total, identity)
+    ratelimit.reset(_phone_total_limit(), phone_number)
 
 
 def _check_limits(*, phone_number: str, client: ClientContext) -> None:

@@ -46,7 +46,6 @@ from operations.storage import (
     WritebackFile,
     backup_storage_aliases,
     commit_local,
-    copy_local,
     get_storage,
     is_local,
     local_partial_path,
@@ -164,7 +163,7 @@ def _write_archive(
             try:
                 handle = files.enter_context(open(local_partial_path(get_storage(alias), name), "wb"))
             except OSError as exc:
-                raise BackupError(f"replica storage {alias!r} is unreachable: {exc}") from exc
+                raise _replica_unreachable(alias, exc) from exc
             copies.append(files.enter_context(WritebackFile(handle)))
             errors.append(functools.partial(_replica_unreachable, alias))
         sink = HashingWriter(Tee([durable, *copies], errors) if copies else durable)
@@ -244,14 +243,15 @@ def _replicate(*, base: str, sha256: str, size: int, progress: Progress, teed: l
                 copied_sha, copied_size = read_back_partial(replica, archive_name(base))
                 if (copied_sha, copied_size) == (sha256, size):
                     commit_local(replica, archive_name(base))
-                    copy_local(primary, replica, manifest_name(base))
+                    with primary.open(manifest_name(base), "rb") as source:
+                        put_atomically(replica, manifest_name(base), source)
             else:
                 for name in (archive_name(base), manifest_name(base)):
                     with primary.open(name, "rb") as source:
                         put_atomically(replica, name, source)
                 copied_sha, copied_size = sha256_of(replica, archive_name(base))
         except OSError as exc:
-            raise BackupError(f"replica storage {alias!r} is unreachable: {exc}") from exc
+            raise _replica_unreachable(alias, exc) from exc
         if (copied_sha, copied_size) != (sha256, size):
             raise BackupError(f"replica storage {alias!r} holds a different archive (checksum mismatch)")
         locations.append(alias)
@@ -348,8 +348,8 @@ def backup_run(*, trigger: str = Backup.Trigger.MANUAL, acting_user=None, progre
         ",".join(backup.locations),
         backup.duration_seconds,
         archived,
-        timings.get("dump_wait", 0.0),
-        timings.get("files_before_dump", 0),
+        timings["dump_wait"],
+        timings["files_before_dump"],
         backup.duration_seconds - archived,
     )
     return backup

@@ -160,7 +160,10 @@ def backup_restore(*, plan: RestorePlan, force: bool = False, acting_user=None, 
 
                 # The dump first, from where the manifest says it is, so the database restores while the
                 # files stream; the whole archive, the dump included, is still checked by stream_archive.
-                prefetched = prefetch_dump(ref, location=plan.location, dump_path=dump_path, expected=plan.manifest)
+                # (SQLite restores nothing before commit: reading its dump ahead would only decrypt it twice.)
+                prefetched = dbtools.vendor() == "postgresql" and prefetch_dump(
+                    ref, location=plan.location, dump_path=dump_path, expected=plan.manifest
+                )
                 if prefetched:
                     start_database(dump_path)
                 stream_archive(

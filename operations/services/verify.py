@@ -48,9 +48,19 @@ FileSink = Callable[[str, BinaryIO, int], tuple[str, int]]
 
 
 def hash_only(key: str, stream: BinaryIO, size: int) -> tuple[str, int]:
+    return _extract(stream, None)
+
+
+def _extract(stream: BinaryIO, path: Path | None) -> tuple[str, int]:
+    """(SHA-256, size) of `stream`, read to its end and written to `path` if one is given."""
     reader = HashingReader(stream)
-    while reader.read(CHUNK):
-        pass
+    if path is None:
+        while reader.read(CHUNK):
+            pass
+    else:
+        with open(path, "wb") as out:
+            while data := reader.read(CHUNK):
+                out.write(data)
     return reader.sha256.hexdigest(), reader.bytes
 
 
@@ -110,15 +120,8 @@ def stream_archive(
 
     def handle(member: Member) -> None:
         if member.name == DATABASE_MEMBER:
-            reader = HashingReader(member.stream)
-            if dump_path is None:  # already extracted (prefetch_dump): checked here all the same
-                while reader.read(CHUNK):
-                    pass
-            else:
-                with open(dump_path, "wb") as out:
-                    while data := reader.read(CHUNK):
-                        out.write(data)
-            found["database"] = (reader.sha256.hexdigest(), reader.bytes)
+            # No dump_path: already extracted (prefetch_dump), checked here all the same.
+            found["database"] = _extract(member.stream, dump_path)
             db = expected.get("database", {})
             if (
                 on_database is not None
@@ -188,11 +191,7 @@ def prefetch_dump(ref: Ref, *, location: str, dump_path: Path, expected: dict) -
     found = {}
 
     def handle(member: Member) -> None:
-        reader = HashingReader(member.stream)
-        with open(dump_path, "wb") as out:
-            while data := reader.read(CHUNK):
-                out.write(data)
-        found["database"] = (reader.sha256.hexdigest(), reader.bytes)
+        found["database"] = _extract(member.stream, dump_path)
 
     try:
         with storage.open(archive_name(ref.base), "rb") as raw:

@@ -169,6 +169,23 @@ def test_a_grantee_does_not_see_who_else_has_access_or_the_history(client, owner
     assert "Who has access" not in content and "Access history" not in content
 
 
+@pytest.mark.parametrize(
+    ("who", "grant_form", "version_form"),
+    [("owner", True, True), (Permission.SHARE, True, False), (Permission.VIEW, False, False)],
+)
+def test_the_detail_page_offers_the_grant_and_version_forms_only_to_those_who_may_use_them(
+    client, owner, other, document, who, grant_form, version_form
+):
+    from documents.forms import GrantForm, VersionForm
+
+    if who != "owner":
+        services.grant_add(acting_user=owner, document=document, user=other, permission=who, notify=False)
+    login(client, owner if who == "owner" else other)
+    content = client.get(reverse("documents:detail", args=[document.pk])).content.decode()
+    assert (GrantForm().as_div() in content) is grant_form
+    assert (VersionForm().as_div() in content) is version_form
+
+
 def test_opening_a_pdf_shows_it_inline_with_a_locked_down_policy(client, owner, document):
     login(client, owner)
     response = client.get(reverse("documents:open", args=[document.pk]))

@@ -15,6 +15,41 @@ def test_round_trip_on_postgresql_restores_rows_files_and_an_intact_audit_chain(
     round_trip(capsys)
 
 
+def test_a_failure_found_after_the_database_was_restored_rolls_the_restore_back(postgres, backup_env, monkeypatch):
+    """The dump goes into an open transaction while the rest of the archive is still being checked:
+    anything found wrong later must leave the database as it was."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from operations import dbtools
+    from operations.errors import RestoreError
+    from operations.services import backup_restore, restore_plan
+    from operations.services import restore as restore_service
+
+    UserFactory()
+    backup = backup_run()
+    UserFactory()
+    started = []
+    real_started, real_stream = dbtools.restore_started, restore_service.stream_archive
+
+    def restore_started(path):
+        started.append(path)
+        return real_started(path)
+
+    def stream_archive(*args, **kwargs):
+        real_stream(*args, **kwargs)
+        raise RestoreError("a late checksum mismatch (simulated)")
+
+    monkeypatch.setattr(dbtools, "restore_started", restore_started)
+    monkeypatch.setattr(restore_service, "stream_archive", stream_archive)
+    with pytest.raises(RestoreError, match="stays in maintenance mode"):
+        backup_restore(plan=restore_plan(backup=backup))
+
+    assert started, "the database restore never began: this test would prove nothing"
+    assert get_user_model().objects.count() == 2
+    call_command("maintenance", "off")
+
+
 def test_a_postgresql_backup_verifies_in_a_scratch_database_that_is_dropped_afterwards(postgres, stored_files):
     UserFactory.create_batch(3)
     backup = backup_run()
@@ -69,7 +104,8 @@ def plain_dump(postgres, tmp_path):
     from operations import dbtools
 
     path = tmp_path / "db.dump"
-    dbtools.pg_dump(path)
+    with dbtools.pg_dump_started(path) as job:
+        job.wait()
     return path
 
 

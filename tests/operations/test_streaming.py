@@ -142,25 +142,6 @@ def test_a_replica_copy_that_differs_is_never_committed(stored_files, monkeypatc
     assert storages["backups_dr"].listdir("")[1] == []
 
 
-def test_a_kernel_copy_that_differs_is_never_committed(tmp_path, monkeypatch):
-    source, target = FileSystemStorage(location=tmp_path / "a"), FileSystemStorage(location=tmp_path / "b")
-    source.save("archive", io.BytesIO(os.urandom(100_000)))
-    expected = (hashlib.sha256((tmp_path / "a" / "archive").read_bytes()).hexdigest(), 100_000)
-    assert storage_module.copy_local(source, target, "archive", expected=expected) == expected
-    assert (tmp_path / "b" / "archive").read_bytes() == (tmp_path / "a" / "archive").read_bytes()
-
-    real = storage_module._kernel_copy
-
-    def corrupting(src, out):
-        real(src, out)
-        os.pwrite(out.fileno(), b"\0" * 16, 100)
-
-    monkeypatch.setattr(storage_module, "_kernel_copy", corrupting)
-    (tmp_path / "b" / "archive").unlink()
-    assert storage_module.copy_local(source, target, "archive", expected=expected) != expected
-    assert list((tmp_path / "b").iterdir()) == []
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_manifest_records_where_the_dump_starts(stored_files):
     from operations.services.common import decryption_keys, read_manifest
