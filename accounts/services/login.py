@@ -49,12 +49,14 @@ def _decide_locked(
     reason: str = "",
     request=None,
     data: dict | None = None,
+    by_owner: bool = True,
     **fields,
 ) -> None:
     """End a locked, pending request: its status (and reason, and `fields`), saved and audited.
 
     The audit event carries the provider, the reason (the metrics count failures by it)
-    and `data`; its actor is the number's owner, if the number has one.
+    and `data`; its actor is the number's owner, if the number has one, unless the
+    owner did nothing (`by_owner=False`: the request ran out of time).
     """
     login_request.status = status
     login_request.decided_at = timezone.now()
@@ -68,7 +70,7 @@ def _decide_locked(
     record(
         action,
         outcome=outcome,
-        actor=login_request.user,
+        actor=login_request.user if by_owner else None,
         target=login_request,
         request=request,
         data={"provider": login_request.provider, **({"reason": reason} if reason else {}), **(data or {})},
@@ -214,6 +216,7 @@ def _expire_locked(login_request: LoginRequest, *, request=None) -> None:
         action=Action.AUTH_EXPIRED,
         request=request,
         data={"channel": login_request.channel},
+        by_owner=False,
     )
 
 

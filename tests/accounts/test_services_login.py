@@ -101,6 +101,8 @@ def test_the_simulator_never_answers_for_the_timeout_number_and_the_request_expi
     LoginRequest.objects.filter(pk=login_request.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert services.login_request_refresh(request_id=login_request.pk).status == LoginRequest.Status.EXPIRED
     assert actions()[-1] == "auth.expired"
+    # Nobody acted: an expiry is not something the number's owner did (their activity history).
+    assert AuditEvent.objects.get(action="auth.expired").actor is None
 
 
 def test_the_simulator_approves_any_other_person_in_the_demo_data():
