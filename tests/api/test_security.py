@@ -178,6 +178,14 @@ def test_keys_can_be_made_optional_but_a_wrong_one_is_still_refused(settings, ap
 # --- rate limits ---------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def one_rate_window(monkeypatch):
+    """The limits count in fixed windows: a test's requests must not straddle a window's end."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr("api.throttling.time", SimpleNamespace(time=lambda: 1_800_000_000.5))
+
+
 def test_every_api_response_carries_rate_limit_headers(caller, owner_caller):
     for response in (
         caller.get("/api/auth/me"),  # 401
@@ -188,7 +196,7 @@ def test_every_api_response_carries_rate_limit_headers(caller, owner_caller):
         assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(response.headers), response
 
 
-def test_the_sixth_login_in_a_minute_is_429_with_retry_after(caller, approver):
+def test_the_sixth_login_in_a_minute_is_429_with_retry_after(caller, approver, one_rate_window):
     responses = [caller.post("/api/v1/auth/login", {"phoneNumber": "12"}) for _ in range(6)]
     assert [r.status_code for r in responses] == [400] * 5 + [429]
     assert [r["X-RateLimit-Remaining"] for r in responses[:5]] == ["4", "3", "2", "1", "0"]
@@ -196,7 +204,7 @@ def test_the_sixth_login_in_a_minute_is_429_with_retry_after(caller, approver):
     assert 1 <= int(responses[-1]["Retry-After"]) <= 60
 
 
-def test_the_add_in_gets_its_429_in_its_own_shape(caller, approver):
+def test_the_add_in_gets_its_429_in_its_own_shape(caller, approver, one_rate_window):
     for _ in range(5):
         caller.post("/api/biometric/auth-request", {"mobile": "12"})
     response = caller.post("/api/biometric/auth-request", {"mobile": APPROVES})
@@ -204,7 +212,7 @@ def test_the_add_in_gets_its_429_in_its_own_shape(caller, approver):
     assert response["Retry-After"]
 
 
-def test_content_is_limited_to_30_a_minute_per_caller(owner_caller, other_caller, owner, settings):
+def test_content_is_limited_to_30_a_minute_per_caller(owner_caller, other_caller, owner, settings, one_rate_window):
     settings.DOCUID_API_RATES = {**settings.DOCUID_API_RATES, "content": "2/min"}
     document = office_documents(owner)["pdf"]
     codes = [owner_caller.get(f"/api/v1/documents/{document.pk}/download").status_code for _ in range(3)]
