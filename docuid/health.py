@@ -1,15 +1,19 @@
 """Liveness (/healthz) and readiness (/readyz) for load balancers and on-call."""
 
+import functools
 import secrets
 import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.staticfiles.finders import FileSystemFinder
+from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -34,6 +38,32 @@ def check_storage() -> None:
     default_storage.delete(name)
 
 
+class StaticFilesMissing(RuntimeError):
+    """A page's static file has no manifest entry (collectstatic not run) or its hashed copy is gone."""
+
+
+@functools.cache
+def own_static_names() -> tuple[str, ...]:
+    """The project's own static files (STATICFILES_DIRS), which every page's template references."""
+    return tuple(sorted(path for path, _ in FileSystemFinder().list(ignore_patterns=[])))
+
+
+def check_static() -> None:
+    # With the manifest storage a missing entry makes every page (and the 500 page) raise.
+    for name in own_static_names():
+        try:
+            stored = staticfiles_storage.stored_name(name)
+        except ValueError:
+            raise StaticFilesMissing(f"no manifest entry for {name}: run collectstatic") from None
+        if not staticfiles_storage.exists(stored):
+            raise StaticFilesMissing(f"{stored} is in the manifest but not in STATIC_ROOT")
+
+
+def uses_manifest_static() -> bool:
+    """DEBUG off: hashed names from collectstatic's manifest (DEBUG on serves the sources)."""
+    return issubclass(import_string(settings.STORAGES["staticfiles"]["BACKEND"]), ManifestFilesMixin)
+
+
 def check_broker() -> None:
     from docuid.celery import app
 
@@ -43,6 +73,8 @@ def check_broker() -> None:
 
 def readiness_checks() -> dict[str, Callable[[], None]]:
     checks = {"database": check_database, "cache": check_cache, "storage": check_storage}
+    if uses_manifest_static():
+        checks["static"] = check_static
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         checks["broker"] = check_broker
     return checks

@@ -8,5 +8,6 @@ def readiness_probe() -> dict:
     """Run the readiness checks from a worker's side of the network (database, cache, storage)."""
     checks = readiness_checks()
     checks.pop("broker", None)  # the task arrived: the broker works
+    checks.pop("static", None)  # a worker serves no pages
     ready, results = run_checks(checks)
     return {"ready": ready, "checks": results}
