@@ -38,8 +38,9 @@ def _authorised(request: HttpRequest) -> JsonResponse | None:
     """None if the bearer token is right; otherwise the refusal to send."""
     token = settings.DOCUID_ALERTMANAGER_WEBHOOK_TOKEN
     if not token:
-        # Without a configured secret nothing can be told apart from an attacker: refuse all.
-        return _error(503, "not_configured", "The webhook is disabled: DOCUID_ALERTMANAGER_WEBHOOK_TOKEN is not set.")
+        # Without a configured secret nothing can be told apart from an attacker: refuse all. A 404 (the
+        # endpoint is off), not a 5xx: anyone's anonymous POST must not page on-call as a server error.
+        return _error(404, "not_configured", "The webhook is disabled: DOCUID_ALERTMANAGER_WEBHOOK_TOKEN is not set.")
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return _error(401, "unauthorised", "Send Authorization: Bearer <token>.")

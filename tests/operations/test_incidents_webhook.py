@@ -61,8 +61,25 @@ def post(client, body, token=TOKEN, **extra):
 def test_without_a_configured_token_the_webhook_refuses_everything(client, settings):
     settings.DOCUID_ALERTMANAGER_WEBHOOK_TOKEN = ""
     response = post(client, payload(alert()), token="")
-    assert response.status_code == 503
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_configured"
     assert not Incident.objects.exists()
+
+
+def test_an_anonymous_post_to_an_unconfigured_webhook_is_no_server_error(client, settings, caplog):
+    # Issue #12 F17: it answered 503, which Django logged at ERROR and error_rate_5xx counted,
+    # so anyone on the internet could page on-call for a deployment without incident intake.
+    from prometheus_client import REGISTRY
+
+    settings.DOCUID_ALERTMANAGER_WEBHOOK_TOKEN = ""
+    labels = {"method": "POST", "route": "operations:alertmanager-webhook", "status": "5xx"}
+    server_errors_before = REGISTRY.get_sample_value("api_latency_ms_count", labels) or 0.0
+    with caplog.at_level("INFO"):
+        for _ in range(3):
+            assert post(client, payload(alert()), token=None).status_code == 404
+    assert (REGISTRY.get_sample_value("api_latency_ms_count", labels) or 0.0) == server_errors_before
+    assert not [r for r in caplog.records if r.levelno >= 40], [r.getMessage() for r in caplog.records]
+    assert any(r.levelname == "WARNING" and r.name == "docuid.operations" for r in caplog.records)
 
 
 def test_a_request_without_a_bearer_token_is_refused(client):
