@@ -15,7 +15,8 @@ from prometheus_client import Counter, Gauge
 from audit.actions import Action, Outcome
 
 AUTH_OUTCOMES = ("success", "denied", "expired", "wrong_match_code", "assertion_failed", "provider_error")
-DOCUMENT_OPEN_OUTCOMES = ("success", "denied", "not_found")
+# "storage_error": the caller may open it, but reading it from storage failed (a 5xx).
+DOCUMENT_OPEN_OUTCOMES = ("success", "denied", "not_found", "storage_error")
 
 auth_attempts = Counter("docuid_auth_attempts_total", "Finished biometric login attempts, by outcome.", ["outcome"])
 document_opens = Counter("docuid_document_opens_total", "Document open attempts, by outcome.", ["outcome"])
@@ -103,7 +104,7 @@ EVENT_COUNTERS: dict[tuple[str, str | None], tuple[tuple[Counter, str | FromReas
     ),
     (Action.AUTH_FRAUD_REPORTED, None): ((fraud_reports, None), (auth_attempts, "denied")),
     (Action.DOCUMENT_OPEN, Outcome.SUCCESS): ((document_opens, "success"),),
-    (Action.DOCUMENT_OPEN, Outcome.FAILURE): ((document_opens, FromReason("denied", "not_found")),),
+    (Action.DOCUMENT_OPEN, Outcome.FAILURE): ((document_opens, FromReason("denied", "not_found", "storage_error")),),
 }
 
 

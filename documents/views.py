@@ -4,6 +4,7 @@ Thin: parse input, call a selector or a service, shape the response. Who may see
 what is decided by documents.selectors only; an invisible document is a 404.
 """
 
+from contextlib import contextmanager
 from datetime import datetime, time
 
 from django.conf import settings
@@ -281,12 +282,39 @@ def document_delete(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Open and download -------------------------------------------------------------
 
 
+@contextmanager
+def _storage_failure_recorded(request: HttpRequest, action: str, document: Document, version: DocumentVersion):
+    """An exception while reading the file is audited as a failed open/download, then re-raised (500)."""
+    try:
+        yield
+    except Exception:
+        services.document_access_record(
+            action=action,
+            actor=request.user,
+            document=document,
+            outcome=Outcome.FAILURE,
+            reason="storage_error",
+            request=request,
+            data={"version": version.number},
+        )
+        raise
+
+
 @login_required
 def document_open(request: HttpRequest, pk: int) -> HttpResponse:
     document = _visible_or_404(request, pk, audit_action=Action.DOCUMENT_OPEN)
     version = document.current_version
     if version is None:
         raise Http404("No content.")
+    # Storage is read before the open is recorded: a failed read is a failed open (and a 500).
+    with _storage_failure_recorded(request, Action.DOCUMENT_OPEN, document, version):
+        if document.family in INLINE_FAMILIES:
+            csp = http.INLINE_PDF_CSP if document.family == Family.PDF else http.INLINE_IMAGE_CSP
+            response = http.file_response(
+                request, version, as_attachment=False, extra_headers={"Content-Security-Policy": csp}
+            )
+        else:
+            response, preview = None, previews.text_preview(version)
     services.document_access_record(
         action=Action.DOCUMENT_OPEN,
         actor=request.user,
@@ -294,12 +322,10 @@ def document_open(request: HttpRequest, pk: int) -> HttpResponse:
         request=request,
         data={"version": version.number},
     )
-    if document.family in INLINE_FAMILIES:
-        csp = http.INLINE_PDF_CSP if document.family == Family.PDF else http.INLINE_IMAGE_CSP
-        return http.file_response(request, version, as_attachment=False, extra_headers={"Content-Security-Policy": csp})
+    if response is not None:
+        return response
     # Only the preview page offers actions (download); an inline file needs no permission lookup.
     permissions = selectors.document_permissions(request.user, document)
-    preview = previews.text_preview(version)
     return render(
         request,
         "documents/open.html",
@@ -318,6 +344,8 @@ def _download(request: HttpRequest, document: Document, version: DocumentVersion
             request=request,
         )
         return _error(request, 403, "Not allowed", "You may view this document but not download it.")
+    with _storage_failure_recorded(request, Action.DOCUMENT_DOWNLOAD, document, version):
+        response = http.file_response(request, version, as_attachment=True)
     services.document_access_record(
         action=Action.DOCUMENT_DOWNLOAD,
         actor=request.user,
@@ -325,7 +353,7 @@ def _download(request: HttpRequest, document: Document, version: DocumentVersion
         request=request,
         data={"version": version.number, "range": bool(request.headers.get("Range"))},
     )
-    return http.file_response(request, version, as_attachment=True)
+    return response
 
 
 @login_required

@@ -3,6 +3,7 @@ a bound on the body, rate-limit headers on every response, no caching, and the d
 that run the documents app's access check and audit trail."""
 
 import base64
+from contextlib import contextmanager
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
@@ -88,6 +89,14 @@ class ApiView(APIView):
         if version is None:
             raise not_found("The document has no content.")
         self.require_download(request, document, user)
+        as_attachment = not (inline and document.family in INLINE_FAMILIES)
+        extra = {}
+        if not as_attachment:
+            extra["Content-Security-Policy"] = (
+                http.INLINE_PDF_CSP if document.family == Family.PDF else http.INLINE_IMAGE_CSP
+            )
+        with self.storage_failure_recorded(request, Action.DOCUMENT_DOWNLOAD, document, version, user=user):
+            response = http.file_response(request._request, version, as_attachment=as_attachment, extra_headers=extra)
         services.document_access_record(
             action=Action.DOCUMENT_DOWNLOAD,
             actor=user or request.user,
@@ -95,13 +104,24 @@ class ApiView(APIView):
             request=request._request,
             data=self.audit_data(request, version=version.number, range=bool(request.headers.get("Range"))),
         )
-        as_attachment = not (inline and document.family in INLINE_FAMILIES)
-        extra = {}
-        if not as_attachment:
-            extra["Content-Security-Policy"] = (
-                http.INLINE_PDF_CSP if document.family == Family.PDF else http.INLINE_IMAGE_CSP
+        return response
+
+    @contextmanager
+    def storage_failure_recorded(self, request, action: str, document: Document, version, *, user=None, **data):
+        """An exception while reading the file is audited as a failed open/download, then re-raised (500)."""
+        try:
+            yield
+        except Exception:
+            services.document_access_record(
+                action=action,
+                actor=user or request.user,
+                document=document,
+                outcome=Outcome.FAILURE,
+                reason="storage_error",
+                request=request._request,
+                data=self.audit_data(request, version=version.number, **data),
             )
-        return http.file_response(request._request, version, as_attachment=as_attachment, extra_headers=extra)
+            raise
 
     def content_body(self, request, document: Document, fmt: str) -> dict:
         """The file as base64 (format=office, needs download rights) or its text (text/html: an open)."""
@@ -123,7 +143,10 @@ class ApiView(APIView):
                     f"The document is larger than {settings.DOCUID_API_CONTENT_MAX_MB} MB; use the download instead.",
                 )
             self.require_download(request, document)
-            with version.file.storage.open(version.file.name, "rb") as fileobj:
+            with (
+                self.storage_failure_recorded(request, Action.DOCUMENT_DOWNLOAD, document, version, format="office"),
+                version.file.storage.open(version.file.name, "rb") as fileobj,
+            ):
                 data = fileobj.read(version.size + 1)
             services.document_access_record(
                 action=Action.DOCUMENT_DOWNLOAD,
@@ -133,7 +156,8 @@ class ApiView(APIView):
                 data=self.audit_data(request, version=version.number, format="office"),
             )
             return base | {"encoding": "base64", "content": base64.b64encode(data).decode("ascii")}
-        text = previews.text_preview(version)
+        with self.storage_failure_recorded(request, Action.DOCUMENT_OPEN, document, version, format=fmt):
+            text = previews.text_preview(version)
         if text is None:
             raise ApiError(
                 415,
