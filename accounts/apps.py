@@ -6,6 +6,7 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import checks, signals  # noqa: F401 — registers the deploy checks
+        # The deploy checks and the Celery tasks register themselves on import.
+        from accounts import checks, signals, tasks  # noqa: F401
 
         signals.connect()

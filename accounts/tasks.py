@@ -1,9 +1,10 @@
 from celery import shared_task
 
 from accounts import services
+from accounts.services.login import NOTIFY_TASK
 
 
-@shared_task(name="accounts.tasks.login_request_notify", time_limit=60, soft_time_limit=50)
+@shared_task(name=NOTIFY_TASK, time_limit=60, soft_time_limit=50)
 def login_request_notify(request_id: str, approval_url: str) -> None:
     services.login_request_notify(request_id=request_id, approval_url=approval_url)
 

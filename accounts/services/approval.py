@@ -17,16 +17,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import FraudReport, LoginRequest, PushSubscription, User
-from accounts.services.errors import MESSAGES, LoginError
-from accounts.services.login import (
+from accounts.services.decisions import (
     WEBAUTHN_ERRORS,
-    _approve_locked,
-    _decide_locked,
-    _deny_locked,
-    _lock_by_any_token,
-    _lock_by_token,
-    _pending_error,
+    approve_locked,
+    decide_locked,
+    deny_locked,
+    lock_by_any_token,
+    lock_by_token,
+    pending_error,
 )
+from accounts.services.errors import MESSAGES, LoginError
 from accounts.tokens import default_secret_generator
 from accounts.webauthn import DocuIDWebAuthnHelper
 from audit import record
@@ -36,15 +36,15 @@ from audit.actions import Action, Outcome
 def login_request_confirm_match_code(*, approval_token: str, code: str, request=None) -> LoginRequest:
     """The phone picked a code: the right one unlocks the passkey step, a wrong one ends the request."""
     with transaction.atomic():
-        login_request, _ = _lock_by_any_token(approval_token)
-        error = _pending_error(login_request, request=request)
+        login_request, _ = lock_by_any_token(approval_token)
+        error = pending_error(login_request, request=request)
         if error is None and hmac.compare_digest(str(code or ""), login_request.match_code):
             if login_request.match_confirmed_at is None:
                 login_request.match_confirmed_at = timezone.now()
                 login_request.save(update_fields=["match_confirmed_at"])
             return login_request
         if error is None:
-            _decide_locked(
+            decide_locked(
                 login_request,
                 LoginRequest.Status.CANCELLED,
                 action=Action.AUTH_FAILED,
@@ -58,8 +58,8 @@ def login_request_confirm_match_code(*, approval_token: str, code: str, request=
 def login_request_assertion_options(*, approval_token: str, request) -> dict:
     """WebAuthn request options with a fresh challenge bound to this login request (UV required)."""
     with transaction.atomic():
-        login_request, _ = _lock_by_any_token(approval_token)
-        error = _pending_error(login_request, request=request)
+        login_request, _ = lock_by_any_token(approval_token)
+        error = pending_error(login_request, request=request)
         if error is None and login_request.match_confirmed_at is None:
             error = LoginError("match_code_required", MESSAGES["match_code_required"])
         if error is None:
@@ -77,8 +77,8 @@ def login_request_approve(*, approval_token: str, credential: dict, request) -> 
     failed one leaves the request pending (the person may try again with a new challenge).
     """
     with transaction.atomic():
-        login_request, _ = _lock_by_any_token(approval_token)
-        error = _pending_error(login_request, request=request)
+        login_request, _ = lock_by_any_token(approval_token)
+        error = pending_error(login_request, request=request)
         if error is None and login_request.match_confirmed_at is None:
             error = LoginError("match_code_required", MESSAGES["match_code_required"])
         if error is None:
@@ -87,7 +87,7 @@ def login_request_approve(*, approval_token: str, credential: dict, request) -> 
             login_request.save(update_fields=["assertion_challenge"])
             device, failure = _verify_assertion(login_request.user, challenge, credential, request)
             if failure is None:
-                _approve_locked(login_request, device=device, request=request, data={"device": device.pk})
+                approve_locked(login_request, device=device, request=request, data={"device": device.pk})
                 return login_request
             record(
                 Action.AUTH_FAILED,
@@ -125,13 +125,13 @@ def _verify_assertion(user: User | None, challenge: str, credential: dict, reque
 def login_request_deny(*, approval_token: str, request=None) -> LoginRequest:
     """Deny from the phone link (a strike towards the denial lock); from the QR link, just cancel."""
     with transaction.atomic():
-        login_request, via_qr = _lock_by_any_token(approval_token)
-        error = _pending_error(login_request, request=request)
+        login_request, via_qr = lock_by_any_token(approval_token)
+        error = pending_error(login_request, request=request)
         if error is None and via_qr:
             _cancel_from_qr_locked(login_request, request=request)
             return login_request
         if error is None:
-            _deny_locked(login_request, request=request, data={"via": "approval_page"})
+            deny_locked(login_request, request=request, data={"via": "approval_page"})
             return login_request
     raise error
 
@@ -139,7 +139,7 @@ def login_request_deny(*, approval_token: str, request=None) -> LoginRequest:
 def _cancel_from_qr_locked(login_request: LoginRequest, *, request) -> None:
     # Not a denial by the number's owner: no strike, and recorded as auth.failed with a
     # reason the metrics mapping ignores, so it does not count as a "denied" attempt.
-    _decide_locked(
+    decide_locked(
         login_request,
         LoginRequest.Status.CANCELLED,
         action=Action.AUTH_FAILED,
@@ -154,8 +154,8 @@ def login_request_report_fraud(*, approval_token: str, request=None) -> LoginReq
     Only the phone link may do this: the QR link's token is refused as not found.
     """
     with transaction.atomic():
-        login_request = _lock_by_token(approval_token)
-        error = _pending_error(login_request, request=request)
+        login_request = lock_by_token(approval_token)
+        error = pending_error(login_request, request=request)
         if error is None:
             _report_fraud_locked(login_request, request=request)
             return login_request
@@ -173,7 +173,7 @@ def _report_fraud_locked(login_request: LoginRequest, *, request) -> FraudReport
     )
     report.full_clean()
     report.save()
-    _decide_locked(
+    decide_locked(
         login_request,
         LoginRequest.Status.DENIED,
         action=Action.AUTH_FRAUD_REPORTED,

@@ -13,8 +13,10 @@ from webauthn import base64url_to_bytes
 
 from accounts import notifiers
 from accounts.models import EnrollmentLink, User
+from accounts.phone import normalize_phone
+from accounts.services.decisions import WEBAUTHN_ERRORS
 from accounts.services.errors import LoginError
-from accounts.services.login import WEBAUTHN_ERRORS
+from accounts.services.sessions import user_sessions_revoke_all
 from accounts.tokens import default_secret_generator
 from accounts.webauthn import DocuIDWebAuthnHelper
 from audit import record
@@ -173,8 +175,6 @@ def user_phone_number_changed(*, user: User, acting_user: User, request=None) ->
     (signed in by approving on it) go; the person signs in again after enrolling the new
     phone from a fresh enrollment link.
     """
-    from accounts.services.sessions import user_sessions_revoke_all
-
     with transaction.atomic():
         devices = devices_revoke_all(user=user, acting_user=acting_user, request=request)
         sessions = user_sessions_revoke_all(user=user, acting_user=acting_user, request=request)
@@ -247,8 +247,6 @@ def user_create(
     *, phone_number: str, name: str, email: str = "", acting_user: User | None, send_enrollment: bool
 ) -> User:
     """Create a person (no password: they sign in with their phone); optionally send an enrollment link."""
-    from accounts.phone import normalize_phone
-
     with transaction.atomic():
         phone_number = normalize_phone(phone_number)
         if User.objects.filter(phone_number=phone_number).exists():

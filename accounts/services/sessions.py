@@ -10,8 +10,9 @@ from django.utils import timezone
 from django_otp import login as otp_login
 
 from accounts.context import ClientContext
-from accounts.models import User, UserSession
-from accounts.ratelimit import clear
+from accounts.models import FraudReport, User, UserSession
+from accounts.services.api_tokens import api_tokens_revoke_all
+from accounts.services.limits import denial_lock_clear, phone_limits_reset
 from audit import record
 from audit.actions import Action, Outcome
 
@@ -97,8 +98,6 @@ def user_sessions_revoke_all(*, user: User, acting_user: User | None, request=No
             store(session_key=row.session_key).delete()
         UserSession.objects.filter(pk__in=[row.pk for row in rows]).delete()
         # "Everywhere" includes the API clients (Office add-in) the person signed in to.
-        from accounts.services.api_tokens import api_tokens_revoke_all
-
         api_tokens_revoke_all(user=user, acting_user=acting_user, reason="sign_out_everywhere", request=request)
         record(
             Action.AUTH_SESSIONS_REVOKED,
@@ -113,14 +112,11 @@ def user_sessions_revoke_all(*, user: User, acting_user: User | None, request=No
 
 def user_unlock(*, user: User, acting_user: User, request=None) -> None:
     """Staff lift the denial lock and any fraud block on `user`'s number."""
-    from accounts.models import FraudReport
-    from accounts.services.login import DENIAL_SCOPE, phone_limits_reset
-
     with transaction.atomic():
         lifted = FraudReport.objects.filter(phone_number=user.phone_number, blocked_until__gt=timezone.now()).update(
             blocked_until=timezone.now()
         )
-        clear(DENIAL_SCOPE, user.phone_number)
+        denial_lock_clear(user.phone_number)
         phone_limits_reset(user.phone_number)
         record(
             Action.USER_UNLOCKED,

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 
 from accounts import ratelimit
 from accounts.models import FraudReport, LoginRequest
-from accounts.services.login import DENIAL_SCOPE
+from accounts.services.limits import DENIAL_SCOPE
 from accounts.tokens import default_secret_generator
 from accounts.views.login import CLAIMS_KEY, _qr_svg
 from audit.models import AuditEvent
