@@ -570,6 +570,8 @@ if not DEBUG:
 DOCUID_TRUSTED_PROXY_HOPS = env_int("DOCUID_TRUSTED_PROXY_HOPS", 1 if env_bool("DOCUID_BEHIND_PROXY", False) else 0)
 
 # --- Internationalisation ---------------------------------------------------
+# Error reports (the DEBUG page, error emails) hide connection strings and URL passwords too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "docuid.error_reports.CredentialHidingExceptionReporterFilter"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
