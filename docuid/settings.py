@@ -412,6 +412,9 @@ DOCUID_MAX_FILES_PER_UPLOAD = env_int("DOCUID_MAX_FILES_PER_UPLOAD", 20)
 DOCUID_X_ACCEL_REDIRECT_PREFIX = env("DOCUID_X_ACCEL_REDIRECT_PREFIX")
 DOCUID_SHARE_PASSWORD_ATTEMPTS = env_int("DOCUID_SHARE_PASSWORD_ATTEMPTS", 5)
 DOCUID_SHARE_PASSWORD_WINDOW_SECONDS = env_int("DOCUID_SHARE_PASSWORD_WINDOW_SECONDS", 900)
+# One view of a view-limited link lasts this long for the browser that opened it: its byte
+# ranges (resuming a download, a PDF viewer's chunks) are part of that view, not new ones.
+DOCUID_SHARE_OPENING_SECONDS = env_int("DOCUID_SHARE_OPENING_SECONDS", 3600)
 
 # --- Incidents, status page, ops reports, email ------------------------------
 # Alertmanager posts to /ops/alertmanager/webhook with `Authorization: Bearer

@@ -55,6 +55,26 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     return start, min(end, size - 1)
 
 
+def requested_range(request: HttpRequest, version: DocumentVersion) -> tuple[int, int] | str | None:
+    """The part of `version` this request will be answered with: (start, end), "unsatisfiable", or None for all.
+
+    The one reading of Range and If-Range, shared by the response and by whoever must
+    decide what the response gives away (a share link's view count).
+    """
+    wanted = parse_range(request.headers.get("Range"), version.size)
+    if_range = request.headers.get("If-Range")
+    if if_range and (settings.DOCUID_X_ACCEL_REDIRECT_PREFIX or if_range.strip() != _etag(version)):
+        # The client's partial copy is of another version: send it all. Behind nginx, nginx
+        # judges If-Range by its own validators, so any If-Range may get the whole file.
+        return None
+    return wanted
+
+
+def is_partial(wanted: tuple[int, int] | str | None, size: int) -> bool:
+    """Whether `wanted` (from requested_range) is a real part of the file, not all of it nor nothing."""
+    return isinstance(wanted, tuple) and (wanted[0] > 0 or wanted[1] < size - 1)
+
+
 def _iter_range(fileobj, start: int, length: int) -> Iterator[bytes]:
     try:
         fileobj.seek(start)
@@ -85,6 +105,13 @@ def file_response(
         "Accept-Ranges": "bytes",
         **(extra_headers or {}),
     }
+    if request.method == "HEAD":
+        # Headers only, and the file is never opened: a HEAD must not cost what a download does.
+        response = HttpResponse(content_type=version.mime_type)
+        response["Content-Length"] = str(version.size)
+        for name, value in headers.items():
+            response[name] = value
+        return response
     accel_prefix = settings.DOCUID_X_ACCEL_REDIRECT_PREFIX
     if accel_prefix:
         # nginx serves (and ranges) the file from its internal location; we only decided access.
@@ -94,10 +121,7 @@ def file_response(
             response[name] = value
         return response
     size = version.size
-    wanted = parse_range(request.headers.get("Range"), size)
-    if_range = request.headers.get("If-Range")
-    if if_range and if_range.strip() != _etag(version):
-        wanted = None  # the client's partial copy is of another version: send it all
+    wanted = requested_range(request, version)
     if wanted == "unsatisfiable":
         response = HttpResponse(status=416, content_type="text/plain")
         response["Content-Range"] = f"bytes */{size}"

@@ -3,6 +3,7 @@
 from datetime import datetime, time
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -142,10 +143,38 @@ def _unlocked(request: HttpRequest, share: Share) -> bool:
     return not share.has_password or share.pk in request.session.get(SESSION_KEY, [])
 
 
-def _is_continuation(request: HttpRequest) -> bool:
-    """A range request for the rest of a file (not its start): part of a view already counted."""
-    header = request.headers.get("Range", "").replace(" ", "")
-    return bool(header) and not header.startswith("bytes=0-")
+def _serves_file(share: Share, kind: str) -> bool:
+    """Whether this kind of use answers with the file's bytes (and so with byte ranges)."""
+    return kind == "download" or (kind == "open" and share.document.family in INLINE_FAMILIES)
+
+
+def _opened_recently(request: HttpRequest, share: Share) -> bool:
+    """This browser was counted a view of the link within the last DOCUID_SHARE_OPENING_SECONDS."""
+    opened = request.session.get(VIEWED_KEY)
+    at = opened.get(str(share.pk)) if isinstance(opened, dict) else None
+    if not isinstance(at, int | float):
+        return False
+    return 0 <= timezone.now().timestamp() - at < settings.DOCUID_SHARE_OPENING_SECONDS
+
+
+def _remember_opening(request: HttpRequest, share: Share) -> None:
+    opened = request.session.get(VIEWED_KEY)
+    kept = [(k, v) for k, v in opened.items() if k != str(share.pk)][-49:] if isinstance(opened, dict) else []
+    request.session[VIEWED_KEY] = {**dict(kept), str(share.pk): timezone.now().timestamp()}
+
+
+def _continues_opening(request: HttpRequest, share: Share, kind: str) -> bool:
+    """A request for part of a file this browser opened through the link a moment ago: no new view.
+
+    Only a real part continues an opening. A Range that is malformed, voided by If-Range,
+    unsatisfiable or covering the whole file (`bytes=-999999`, `bytes=00-`) is answered with
+    the whole file or nothing, so it is a new view like any other request; so is any range
+    from a browser without a recent opening of this link (another person, another device).
+    """
+    if "Range" not in request.headers or not _serves_file(share, kind) or not _opened_recently(request, share):
+        return False
+    version = share.document.current_version
+    return version is not None and http.is_partial(http.requested_range(request, version), version.size)
 
 
 def _resolve(request: HttpRequest, token: str, kind: str) -> Share | HttpResponse:
@@ -158,7 +187,7 @@ def _resolve(request: HttpRequest, token: str, kind: str) -> Share | HttpRespons
     if state == "active" and not selectors.document_permissions(share.created_by, share.document).share:
         state = "revoked"
     # The browser that used the last view may still fetch the rest of that file by ranges.
-    if state == "used_up" and _is_continuation(request) and share.pk in request.session.get(VIEWED_KEY, []):
+    if state == "used_up" and _continues_opening(request, share, kind):
         state = "active"
     if state != "active":
         services.share_access_record(
@@ -191,17 +220,18 @@ def share_link(request: HttpRequest, token: str) -> HttpResponse:
     form = SharePasswordForm(request.POST or None)
     if not _unlocked(request, share):
         if request.method == "POST":
-            if throttle.share_password_locked(share.pk):
+            # The attempt is counted before the password is checked, so racing guesses cannot overrun the budget.
+            if not throttle.share_password_attempt(share.pk):
                 services.share_access_record(
                     share=share, kind="password", outcome=Outcome.FAILURE, reason="rate_limited", request=request
                 )
                 return _error(request, 429, "Too many attempts", "Too many wrong passwords. Try again later.")
             if form.is_valid() and services.share_password_matches(share, form.cleaned_data["password"]):
+                throttle.share_password_succeeded(share.pk)
                 request.session.cycle_key()
                 request.session[SESSION_KEY] = [*request.session.get(SESSION_KEY, []), share.pk]
                 services.share_access_record(share=share, kind="password", actor=request.user, request=request)
                 return redirect(request.path)
-            throttle.share_password_failed(share.pk)
             services.share_access_record(
                 share=share,
                 kind="password",
@@ -234,15 +264,19 @@ def _content(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     version = share.document.current_version
     if version is None:
         raise Http404("No content.")
-    # A viewer fetching the rest of a file by ranges is still one view — but only the
-    # browser that was counted: a range that skips byte 0 must not be a free view.
-    first_request = not (_is_continuation(request) and share.pk in request.session.get(VIEWED_KEY, []))
-    if not services.share_access_record(
-        share=share, kind=kind, actor=request.user, request=request, count_view=first_request
-    ):
-        return _gone(request, "used_up")
-    if first_request:
-        request.session[VIEWED_KEY] = [*request.session.get(VIEWED_KEY, [])[-50:], share.pk]
+    if request.method == "HEAD":
+        # Headers only (http.file_response never opens the file for HEAD): audited, never a view.
+        services.share_access_record(share=share, kind="head", actor=request.user, request=request)
+    else:
+        # A viewer fetching parts of a file by ranges is still one view — but only the
+        # browser that was counted, and only for real parts within the opening's time.
+        new_view = not _continues_opening(request, share, kind)
+        if not services.share_access_record(
+            share=share, kind=kind, actor=request.user, request=request, count_view=new_view
+        ):
+            return _gone(request, "used_up")
+        if new_view:
+            _remember_opening(request, share)
     if kind == "download":
         return http.file_response(request, version, as_attachment=True)
     if share.document.family in INLINE_FAMILIES:
