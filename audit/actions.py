@@ -49,6 +49,8 @@ class Action(models.TextChoices):
     OPS_BACKUP = "ops.backup", "Backup completed"
     OPS_BACKUP_FAILED = "ops.backup_failed", "Backup failed"
     OPS_BACKUP_VERIFIED = "ops.backup_verified", "Backup verified"
+    OPS_BACKUP_PINNED = "ops.backup_pinned", "Backup pinned or unpinned"
+    OPS_BACKUP_REPLICATED = "ops.backup_replicated", "Backup copied to a replica later"
     OPS_RESTORE = "ops.restore", "Restore performed"
     OPS_RECOVERY_DRILL = "ops.recovery_drill", "Recovery drill run"
     OPS_INCIDENT = "ops.incident", "Incident changed"

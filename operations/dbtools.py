@@ -355,6 +355,18 @@ def pg_scratch(dump: Path):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def wal_last_archived_at() -> datetime | None:
+    """When PostgreSQL last archived a WAL segment (PITR's newest restorable point), or None without archiving."""
+    if vendor() != "postgresql":
+        return None
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute("SELECT current_setting('archive_mode'), last_archived_time FROM pg_stat_archiver")
+        mode, last_archived = cursor.fetchone()
+    if mode == "off":
+        return None
+    return last_archived
+
+
 def wal_archive_lag_seconds() -> float | None:
     """Seconds since PostgreSQL last archived a WAL segment (PITR's data at risk), or None without archiving."""
     if vendor() != "postgresql":

@@ -21,6 +21,21 @@ def backup_latest_verified() -> Backup | None:
     return Backup.objects.filter(verify_status=Backup.VerifyStatus.OK).order_by("-verified_at").first()
 
 
+def backups_replica_pending_count() -> int:
+    return Backup.objects.filter(status=Backup.Status.SUCCEEDED).exclude(replicas_pending=[]).count()
+
+
+def installed_at():
+    """When this database's schema was created: operations' first migration (None if unrecorded)."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    return (
+        MigrationRecorder.Migration.objects.filter(app="operations", name="0001_initial")
+        .values_list("applied", flat=True)
+        .first()
+    )
+
+
 def drill_latest_finished() -> RecoveryDrill | None:
     return RecoveryDrill.objects.exclude(status=RecoveryDrill.Status.RUNNING).order_by("-finished_at").first()
 

@@ -42,6 +42,21 @@ class Backup(models.Model):
     )
     verified_at = models.DateTimeField(null=True, blank=True, help_text="When the last restore test finished.")
     verify_error = models.TextField(blank=True, help_text="Why the last restore test failed.")
+    pinned = models.BooleanField(
+        default=False, help_text="Kept by retention whatever its age (`manage.py backup pin ID`, or the admin)."
+    )
+    replicas_pending = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Replica storages that still lack a checked copy (unreachable, or a bad copy found by "
+        "`backup_verify --replica`); retried every hour. Not empty: the backup is degraded.",
+    )
+    replica_error = models.TextField(blank=True, help_text="Why the last copy to (or check of) a replica failed.")
+    replica_checks = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Last read-back of each replica copy: {storage: {checked_at, ok, error}} (backup_verify --replica).",
+    )
 
     class Meta:
         ordering = ["-started_at"]
@@ -61,6 +76,11 @@ class Backup(models.Model):
             return None
         return (self.finished_at - self.started_at).total_seconds()
 
+    @property
+    def degraded(self) -> bool:
+        """Succeeded, but not every replica holds a checked copy yet."""
+        return self.status == self.Status.SUCCEEDED and bool(self.replicas_pending)
+
 
 class RecoveryDrill(models.Model):
     class Status(models.TextChoices):
@@ -78,11 +98,29 @@ class RecoveryDrill(models.Model):
     rto_seconds = models.FloatField(
         null=True, blank=True, help_text="Achieved recovery time: fetch, decrypt, restore and verify."
     )
+
+    class RpoBasis(models.TextChoices):
+        WAL = "wal", "Last archived WAL segment (PITR)"
+        BACKUP = "backup", "Last verified backup before the drill's own"
+        NONE = "none", "Nothing: no verified backup or archived WAL existed when the drill started"
+
     rpo_seconds = models.FloatField(
-        null=True, blank=True, help_text="Achieved recovery point: WAL archive lag with PITR, else backup age."
+        null=True,
+        blank=True,
+        help_text="Data a failure when the drill started would have lost: time since the newest restorable point "
+        "(empty: no restorable point at all).",
+    )
+    restore_point_at = models.DateTimeField(
+        null=True, blank=True, help_text="Newest restorable point when the drill started (see RPO basis)."
+    )
+    rpo_basis = models.CharField(
+        max_length=16, choices=RpoBasis.choices, blank=True, help_text="What the newest restorable point was."
     )
     backup_age_seconds = models.FloatField(
-        null=True, blank=True, help_text="Age of the newest data in the backup when the restore was verified."
+        null=True,
+        blank=True,
+        help_text="Age of the drill's own backup when its restore was verified (not the RPO: that backup did not "
+        "exist when the drill started).",
     )
     wal_lag_seconds = models.FloatField(
         null=True, blank=True, help_text="PostgreSQL: seconds since the last WAL segment was archived (PITR)."

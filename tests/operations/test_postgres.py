@@ -64,6 +64,8 @@ def test_a_postgresql_backup_verifies_in_a_scratch_database_that_is_dropped_afte
 
 
 def test_a_postgresql_drill_reports_rto_and_rpo(postgres, stored_files):
+    assert backup_verify(backup=backup_run()).ok  # the restore point a failure at the drill's start would have
+
     drill = recovery_drill_run()
 
     assert drill.passed, drill.error

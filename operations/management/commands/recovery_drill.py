@@ -24,11 +24,14 @@ class Command(BaseCommand):
         self.stdout.write(f"Recovery drill {drill.pk}: {drill.get_status_display()}")
         self.stdout.write(f"  backup: {drill.backup.name if drill.backup else '-'}")
         self.stdout.write(f"  RTO achieved {_seconds(drill.rto_seconds)}  (target {drill.rto_target_seconds}s)")
-        wal = f", WAL archive lag {_seconds(drill.wal_lag_seconds)}" if drill.wal_lag_seconds is not None else ""
+        point = f"{drill.restore_point_at:%Y-%m-%d %H:%M:%S} UTC, " if drill.restore_point_at else ""
         self.stdout.write(
-            f"  RPO achieved {_seconds(drill.rpo_seconds)}  (target {drill.rpo_target_seconds}s; "
-            f"backup age {_seconds(drill.backup_age_seconds)}{wal})"
+            f"  RPO achieved {_seconds(drill.rpo_seconds) if drill.rpo_basis != 'none' else 'unbounded'}  "
+            f"(target {drill.rpo_target_seconds}s; newest restorable point when the drill started: "
+            f"{point}{drill.get_rpo_basis_display()})"
         )
+        wal = f", WAL archive lag {_seconds(drill.wal_lag_seconds)}" if drill.wal_lag_seconds is not None else ""
+        self.stdout.write(f"  (the drill's own backup was {_seconds(drill.backup_age_seconds)} old when verified{wal})")
         if drill.error:
             raise CommandError(f"Recovery drill failed: {drill.error}")
         if not drill.passed:
