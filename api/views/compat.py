@@ -274,7 +274,7 @@ class DocumentAccessView(CompatView):
             data=self.audit_data(request, via="access_link"),
         )
         permissions = selectors.document_permissions(request.user, document)
-        signature = link_signature(user=request.user, document_id=document.pk)
+        signature = link_signature(request=request, document_id=document.pk)  # dies with this token or session
         url = request.build_absolute_uri(f"{_prefix(request)}/documents/{document.pk}/download?sig={signature}")
         body = compat_document(document, prefix=_prefix(request)) | {
             "isEncrypted": False,
