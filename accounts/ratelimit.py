@@ -1,11 +1,24 @@
-"""Fixed-window counters in the Django cache (Redis when REDIS_URL is set, shared by every process)."""
+"""Fixed-window counters in the Django cache (Redis when REDIS_URL is set, shared by every process).
+
+Counting is atomic: on Redis one INCR (plus its expiry) in a single script call, elsewhere
+the cache's own add + incr. A read-then-write count would let parallel requests through.
+"""
 
 import hashlib
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
+
+# INCR and, for a new key, its expiry, in one round trip that nothing can interleave with.
+_INCR_SCRIPT = (
+    "local count = redis.call('INCR', KEYS[1]) "
+    "if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
+    "return count"
+)
 
 
 @dataclass(frozen=True)
@@ -27,17 +40,39 @@ def _key(scope: str, identity: str, window_index: int | None = None) -> str:
     return f"rl:{scope}:{digest}" + (f":{window_index}" if window_index is not None else "")
 
 
+def network(ip: str | None) -> str:
+    """The network an address is counted in: IPv4 /24, IPv6 /64 (one subscriber's IPv6 prefix
+    holds millions of addresses, so counting addresses would count nothing)."""
+    try:
+        address = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return ""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    prefix = 24 if address.version == 4 else 64
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def incr(key: str, *, timeout: int) -> int:
+    """Add one to the counter `key` (created with `timeout` seconds to live); return the new count."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache):
+        full_key = backend.make_and_validate_key(key)
+        return int(backend._cache.get_client(full_key, write=True).eval(_INCR_SCRIPT, 1, full_key, timeout))
+    for _ in range(3):
+        backend.add(key, 0, timeout=timeout)
+        try:
+            return backend.incr(key)
+        except ValueError:  # expired between add and incr: add it again
+            continue
+    raise RuntimeError(f"the cache lost the counter {key!r} three times in a row")
+
+
 def hit(limit: Limit, identity: str, *, now: float | None = None) -> Verdict:
     """Count one event for `identity`; refuse when the window already holds `limit` of them."""
     now = time.time() if now is None else now
     window = int(now // limit.window_seconds)
-    key = _key(limit.scope, identity, window)
-    cache.add(key, 0, timeout=limit.window_seconds + 5)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the key expired between add and incr
-        cache.set(key, 1, timeout=limit.window_seconds + 5)
-        count = 1
+    count = incr(_key(limit.scope, identity, window), timeout=limit.window_seconds + 5)
     if count > limit.limit:
         return Verdict(False, max(1, math.ceil((window + 1) * limit.window_seconds - now)))
     return Verdict(True)
@@ -45,13 +80,7 @@ def hit(limit: Limit, identity: str, *, now: float | None = None) -> Verdict:
 
 def record_strike(scope: str, identity: str, *, window_seconds: int) -> int:
     """Count a strike (e.g. a denial) in a window that starts at the first strike; return the count."""
-    key = _key(scope, identity)
-    cache.add(key, 0, timeout=window_seconds)
-    try:
-        return cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=window_seconds)
-        return 1
+    return incr(_key(scope, identity), timeout=window_seconds)
 
 
 def strikes(scope: str, identity: str) -> int:
@@ -68,12 +97,7 @@ def generation(scope: str, identity: str) -> int:
 
 
 def new_generation(scope: str, identity: str, *, timeout: int) -> None:
-    key = _key(f"{scope}-generation", identity)
-    cache.add(key, 0, timeout=timeout)
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=timeout)
+    incr(_key(f"{scope}-generation", identity), timeout=timeout)
 
 
 def reset(limit: Limit, identity: str, *, now: float | None = None) -> None:

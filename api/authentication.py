@@ -10,6 +10,31 @@ TOKEN_COOKIE = "token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
+def verified_token(request, raw: str | None):
+    """The live ApiToken for `raw` (or None), looked up once per request: the throttle asks first."""
+    django_request = getattr(request, "_request", request)
+    seen = django_request.__dict__.setdefault("_docuid_api_tokens", {})
+    if raw not in seen:
+        seen[raw] = api_token_authenticate(access_token=raw)
+    return seen[raw]
+
+
+def request_token(request):
+    """The live token the request carries, as the authentication classes would find it, or None.
+
+    A Bearer header is the credential when present (a bad one is not replaced by the cookie).
+    """
+    parts = get_authorization_header(request).split()
+    if parts and parts[0].lower() == BearerTokenAuthentication.keyword:
+        try:
+            raw = parts[1].decode("ascii") if len(parts) == 2 else None
+        except UnicodeDecodeError:
+            raw = None
+        return verified_token(request, raw) if raw else None
+    raw = request.COOKIES.get(TOKEN_COOKIE)
+    return verified_token(request, raw) if raw else None
+
+
 class BearerTokenAuthentication(BaseAuthentication):
     keyword = b"bearer"
 
@@ -23,7 +48,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             raw = parts[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("The token is invalid, expired or revoked.") from None
-        token = api_token_authenticate(access_token=raw)
+        token = verified_token(request, raw)
         if token is None:
             raise exceptions.AuthenticationFailed("The token is invalid, expired or revoked.")
         return token.user, token
@@ -45,7 +70,7 @@ class CookieTokenAuthentication(BaseAuthentication):
         raw = request.COOKIES.get(TOKEN_COOKIE)
         if not raw:
             return None
-        token = api_token_authenticate(access_token=raw)
+        token = verified_token(request, raw)
         if token is None:
             raise exceptions.AuthenticationFailed("The token is invalid, expired or revoked.")
         if request.method not in SAFE_METHODS:

@@ -1,8 +1,10 @@
 """Rate limits per caller and scope, fixed windows in the shared cache (Redis in production).
 
-The caller is its token when it sends one (so people behind one office network do
-not share a budget), else its network plus API key. Each response carries
-X-RateLimit-Limit / -Remaining / -Reset for the scope of the view it reached.
+The caller is the person behind a *verified* token when the request carries one (so people
+behind one office network do not share a budget), else its network (IPv4 /24, IPv6 /64) plus
+the verified API client. Only verified credentials count: a made-up token or key on each call
+would otherwise be a fresh budget each time. Each response carries X-RateLimit-Limit /
+-Remaining / -Reset for the scope of the view it reached.
 """
 
 import hashlib
@@ -10,11 +12,12 @@ import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.throttling import BaseThrottle
 
-from api.authentication import TOKEN_COOKIE
+from accounts import ratelimit
+from api.authentication import request_token
+from api.clients import request_client
 
 PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400}
 
@@ -28,13 +31,13 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 def caller_identity(request) -> str:
-    authorization = request.headers.get("Authorization", "")
-    credential = authorization if authorization.lower().startswith("bearer ") else request.COOKIES.get(TOKEN_COOKIE)
-    if credential:
-        basis = "token:" + credential
+    token = request_token(request)
+    if token is not None:
+        basis = f"user:{token.user_id}"
     else:
-        basis = "net:" + request.META.get("REMOTE_ADDR", "") + "|" + request.headers.get("x-api-key", "")[:200]
-    return hashlib.sha256(basis.encode(errors="replace")).hexdigest()[:32]
+        client = request_client(request)
+        basis = f"net:{ratelimit.network(request.META.get('REMOTE_ADDR'))}|client:{client.pk if client else '-'}"
+    return hashlib.sha256(basis.encode()).hexdigest()[:32]
 
 
 class ApiRateThrottle(BaseThrottle):
@@ -45,13 +48,7 @@ class ApiRateThrottle(BaseThrottle):
         limit, period = parse_rate(settings.DOCUID_API_RATES.get(scope) or settings.DOCUID_API_RATES["default"])
         now = time.time()
         window = int(now // period)
-        key = f"api-rl:{scope}:{caller_identity(request)}:{window}"
-        cache.add(key, 0, timeout=period + 5)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=period + 5)
-            count = 1
+        count = ratelimit.incr(f"api-rl:{scope}:{caller_identity(request)}:{window}", timeout=period + 5)
         reset = (window + 1) * period
         self.wait_seconds = max(1, math.ceil(reset - now))
         request._request.docuid_rate_limit = {
