@@ -8,6 +8,9 @@ class DocuIDConfig(AppConfig):
     name = "docuid"
     verbose_name = "DocuID"
 
+    def ready(self) -> None:
+        from docuid import checks  # noqa: F401 — registers the deploy checks
+
 
 class DocuIDAdminConfig(admin_apps.AdminConfig):
     """The admin, served by DocuIDAdminSite: only OTP-verified staff get in."""
