@@ -226,6 +226,7 @@ class DocumentAdmin(admin.ModelAdmin):
                 permission=grant.permission,
                 expires_at=grant.expires_at,
                 notify=False,
+                by_staff=True,
                 request=request,
             )
         return None
@@ -285,6 +286,7 @@ class DocumentAdmin(admin.ModelAdmin):
                             group=form.cleaned_data["group"],
                             permission=form.cleaned_data["permission"],
                             notify=False,
+                            by_staff=True,
                             request=request,
                         )
                 self.message_user(

@@ -29,3 +29,11 @@ class DuplicateDocument(DocumentError):
 
 class ShareNotAllowed(DocumentError):
     code = "INSUFFICIENT_PERMISSIONS"
+
+
+class GrantRefused(ShareNotAllowed):
+    """A grant refused for who the recipient is (the owner; someone whose access another person gave).
+
+    Pages a non-owner uses answer it exactly as a grant that went through, so that
+    the answer never tells whether an account exists or already has access.
+    """

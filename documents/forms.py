@@ -116,5 +116,19 @@ class GrantForm(forms.Form):
     )
 
 
+class GranteeGrantForm(GrantForm):
+    """The grant form as a grantee sees it: only the owner lets others share."""
+
+    permission = forms.ChoiceField(
+        choices=[c for c in Permission.choices if c[0] != Permission.SHARE], initial=Permission.VIEW
+    )
+    expires_on = forms.DateField(
+        required=False,
+        label="Until (optional)",
+        help_text="Access you give ends when yours does, and when yours is removed.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
 class SharePasswordForm(forms.Form):
     password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), max_length=200)

@@ -179,6 +179,17 @@ class Grant(models.Model):
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A grant a grantee made lives on the grant that let them share: it counts only while
+    # that grant still holds (documents.selectors) and goes when it is removed.
+    via = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="delegated_grants",
+        editable=False,
+        help_text="The sharer's own grant this one was given under; empty when the owner or staff gave it.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until removed.")
 

@@ -3,6 +3,9 @@
 Deny by default: a document is visible to its owner and to holders of an
 unexpired grant, directly or through one of their groups — nobody else, staff
 included (staff reach content only through the admin's audited permission).
+A grant a grantee gave (`Grant.via` set) counts only while the grant it was given
+under still holds: unexpired, at share level, still reaching its giver, who is
+still active. Grants the owner or staff gave stand on their own.
 Every list, search, detail, open, download, share and API view goes through
 `documents_visible_to` and `document_permissions`.
 """
@@ -53,19 +56,51 @@ def _is_signed_in(user) -> bool:
     return user is not None and getattr(user, "is_authenticated", False) and getattr(user, "is_active", False)
 
 
+def _unexpired(now: datetime) -> Q:
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
+def _grant_holds(now: datetime) -> Q:
+    """A grant's standing apart from its own expiry: given by the owner or staff, or given
+    under a grant that still lets its giver share (the SQL twin is in _visible_ids_sql)."""
+    User = get_user_model()
+    givers_groups = User.groups.through.objects.filter(user_id=OuterRef(OuterRef("granted_by_id"))).values("group_id")
+    sharing_grant = Grant.objects.filter(
+        _unexpired(now),
+        Q(user_id=OuterRef("granted_by_id")) | Q(group_id__in=givers_groups),
+        pk=OuterRef("via_id"),
+        document_id=OuterRef("document_id"),
+        via__isnull=True,
+        permission=Permission.SHARE,
+    )
+    active_giver = User.objects.filter(pk=OuterRef("granted_by_id"), is_active=True)
+    return Q(via__isnull=True) | (Exists(sharing_grant) & Exists(active_giver))
+
+
 def _active_grants_for(user, *, now: datetime) -> QuerySet[Grant]:
-    """The unexpired grants that reach `user`, directly or through a group they belong to."""
+    """The grants that count for `user` now, directly or through a group they belong to."""
     # group_id IN (the person's groups) rather than a join through auth_group: each side
     # of the OR is then one index scan (grant_user_doc_idx, grant_group_doc_idx).
     groups = get_user_model().groups.through.objects.filter(user_id=user.pk).values("group_id")
-    return Grant.objects.filter(
-        Q(user_id=user.pk) | Q(group_id__in=groups),
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+    return Grant.objects.filter(Q(user_id=user.pk) | Q(group_id__in=groups), _unexpired(now), _grant_holds(now))
+
+
+def grant_for_sharing(user, document: Document, *, now: datetime | None = None) -> Grant | None:
+    """The grant under which a grantee may give others access to `document`: of their
+    counting share grants, the one that lasts longest. None for the owner and for non-sharers."""
+    if not _is_signed_in(user) or document.owner_id == user.pk:
+        return None
+    now = now or timezone.now()
+    return (
+        _active_grants_for(user, now=now)
+        .filter(document_id=document.pk, permission=Permission.SHARE, via__isnull=True)
+        .order_by(F("expires_at").desc(nulls_first=True), "pk")
+        .first()
     )
 
 
 def documents_visible_to(user, *, now: datetime | None = None) -> QuerySet[Document]:
-    """Every document `user` may see: owned, or reached by an unexpired grant.
+    """Every document `user` may see: owned, or reached by an unexpired grant that holds.
 
     One query: the visible ids are a UNION of three index scans (owned; granted to the
     person; granted to their groups), so PostgreSQL fetches just those rows by primary
@@ -74,7 +109,8 @@ def documents_visible_to(user, *, now: datetime | None = None) -> QuerySet[Docum
     if not _is_signed_in(user):
         return Document.objects.none()
     now = now or timezone.now()
-    params = [user.pk, user.pk, now, now, user.pk]
+    holds = [now, Permission.SHARE.value]
+    params = [user.pk, user.pk, now, *holds, now, *holds, user.pk]
     return Document.objects.filter(pk__in=RawSQL(_visible_ids_sql(), params))  # noqa: S611 — see _visible_ids_sql
 
 
@@ -88,11 +124,24 @@ def _visible_ids_sql() -> str:
     member_user = quote(memberships.get_field("user").column)
     member_group = quote(memberships.get_field("group").column)
     doc, grant = quote(Document._meta.db_table), quote(Grant._meta.db_table)
-    unexpired = "(expires_at IS NULL OR expires_at > %s)"
+    users = get_user_model()._meta
+    user_table, user_pk = quote(users.db_table), quote(users.pk.column)
+    user_active = quote(users.get_field("is_active").column)
+    unexpired = "(g.expires_at IS NULL OR g.expires_at > %s)"
+    # _grant_holds as SQL; params: now, 'share'. A grant the owner or staff gave (no via)
+    # skips the EXISTS; one a grantee gave looks up its one sharing grant by primary key.
+    holds = (
+        f"(g.via_id IS NULL OR EXISTS (SELECT 1 FROM {grant} p"  # noqa: S608 — as above
+        f" INNER JOIN {user_table} giver ON giver.{user_pk} = g.granted_by_id"
+        f" WHERE p.id = g.via_id AND p.document_id = g.document_id AND p.via_id IS NULL"
+        f" AND (p.expires_at IS NULL OR p.expires_at > %s) AND p.permission = %s AND giver.{user_active}"
+        f" AND (p.user_id = g.granted_by_id OR p.group_id IN"
+        f" (SELECT {member_group} FROM {member_table} WHERE {member_user} = g.granted_by_id))))"
+    )
     return (
         f"SELECT id FROM {doc} WHERE owner_id = %s"  # noqa: S608 — identifiers from _meta; values are bound
-        f" UNION SELECT document_id FROM {grant} WHERE user_id = %s AND {unexpired}"
-        f" UNION SELECT document_id FROM {grant} WHERE {unexpired} AND group_id IN"
+        f" UNION SELECT g.document_id FROM {grant} g WHERE g.user_id = %s AND {unexpired} AND {holds}"
+        f" UNION SELECT g.document_id FROM {grant} g WHERE {unexpired} AND {holds} AND g.group_id IN"
         f" (SELECT {member_group} FROM {member_table} WHERE {member_user} = %s)"
     )
 

@@ -23,8 +23,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.phone import normalize_phone
 from audit.actions import Action, Outcome
 from documents import http, previews, rendering, selectors, services
-from documents.errors import DocumentError, DuplicateDocument, UploadTooLarge
-from documents.forms import DocumentFilterForm, GrantForm, UploadMetadataForm, VersionForm
+from documents.errors import DocumentError, DuplicateDocument, GrantRefused, UploadTooLarge
+from documents.forms import DocumentFilterForm, GranteeGrantForm, GrantForm, UploadMetadataForm, VersionForm
 from documents.models import Document, DocumentVersion, Family, Grant
 
 INLINE_FAMILIES = {Family.PDF, Family.IMAGE}
@@ -105,7 +105,9 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "permissions": permissions,
         "tags": list(document.tags.all()),
         "versions": list(selectors.document_versions(document)) if permissions.manage else [],
-        "grant_form": rendering.blank_form(GrantForm) if permissions.share else "",
+        "grant_form": rendering.blank_form(GrantForm if permissions.manage else GranteeGrantForm)
+        if permissions.share
+        else "",
     }
     if permissions.manage:
         context |= {
@@ -396,36 +398,42 @@ def _find_recipient(text: str):
 @require_POST
 def grant_create(request: HttpRequest, pk: int) -> HttpResponse:
     document = _visible_or_404(request, pk)
-    permissions = selectors.document_permissions(request.user, document)
-    if not permissions.share:
+    if not selectors.document_permissions(request.user, document).share:
         return _error(request, 403, "Not allowed", "You may not share this document.")
     form = GrantForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Enter a phone number or email and a permission.")
         return redirect("documents:detail", pk=document.pk)
-    recipient = _find_recipient(form.cleaned_data["recipient"])
+    typed = form.cleaned_data["recipient"].strip()
     permission = form.cleaned_data["permission"]
-    if recipient is None:
-        # Same message whoever typed what: the form must not reveal who has an account.
-        messages.error(request, "No DocuID user with that phone number or email. Share a link instead.")
-        return redirect("documents:detail", pk=document.pk)
-    if not permissions.manage and permission == "share":
-        messages.error(request, "Only the owner can let others share.")
-        return redirect("documents:detail", pk=document.pk)
     expires_on = form.cleaned_data.get("expires_on")
+    expires_at = _end_of_day(expires_on) if expires_on else None
+    # What may be given is checked before the recipient is looked up, and every answer after
+    # that is the same whoever they are: the form must not reveal who has an account, their
+    # name, or whether (and from whom) they already have access.
     try:
-        services.grant_add(
-            acting_user=request.user,
-            document=document,
-            user=recipient,
-            permission=permission,
-            expires_at=_end_of_day(expires_on) if expires_on else None,
-            request=request,
+        terms = services.grant_terms(
+            acting_user=request.user, document=document, permission=permission, expires_at=expires_at
         )
+        recipient = _find_recipient(typed)
+        if recipient is not None:
+            services.grant_add(
+                acting_user=request.user,
+                document=document,
+                user=recipient,
+                permission=permission,
+                expires_at=expires_at,
+                request=request,
+            )
+    except GrantRefused:
+        pass  # audited by the service; answered as below
     except DocumentError as exc:
         messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{recipient.name} now has access.")
+        return redirect("documents:detail", pk=document.pk)
+    answer = f"If {typed} belongs to a DocuID user, they now have access."
+    if terms.capped:
+        answer += f" Access you give ends when yours does, on {timezone.localtime(terms.expires_at):%Y-%m-%d}."
+    messages.success(request, answer)
     return redirect("documents:detail", pk=document.pk)
 
 

@@ -4,6 +4,7 @@ from documents.services.access import document_access_record
 from documents.services.sharing import (
     grant_add,
     grant_remove,
+    grant_terms,
     share_access_record,
     share_create,
     share_password_matches,
@@ -19,6 +20,7 @@ __all__ = [
     "document_version_add",
     "grant_add",
     "grant_remove",
+    "grant_terms",
     "max_upload_bytes",
     "share_access_record",
     "share_create",

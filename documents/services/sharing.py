@@ -1,5 +1,6 @@
 """Grants (access for registered people and groups) and share links."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.hashers import check_password, make_password
@@ -10,8 +11,9 @@ from django.utils import timezone
 from audit import record
 from audit.actions import Action, Outcome
 from documents import notifications
-from documents.errors import ShareNotAllowed
+from documents.errors import GrantRefused, ShareNotAllowed
 from documents.models import (
+    PERMISSION_RANK,
     SHARE_MAX_DAYS,
     Document,
     Grant,
@@ -20,9 +22,50 @@ from documents.models import (
     Share,
     ShareAccess,
 )
+from documents.selectors import document_permissions, grant_for_sharing
 from documents.tokens import default_share_token_generator
 
 SHARE_PASSWORD_MIN = 8
+
+
+@dataclass(frozen=True)
+class GrantTerms:
+    """What a person may give: `via` is the grant a grantee gives under (None for the owner and
+    staff); `expires_at` is the asked expiry, capped to `via`'s."""
+
+    via: Grant | None
+    expires_at: datetime | None
+    capped: bool = False
+
+
+def grant_terms(
+    *, acting_user, document: Document, permission: str, expires_at: datetime | None, by_staff: bool = False
+) -> GrantTerms:
+    """Check what `acting_user` asks to give on `document`, before and whoever the recipient is.
+
+    The owner gives anything; staff (`by_staff`, from the admin) give anything; a grantee
+    with the share permission gives at most download, never past their own share grant.
+    Raises ShareNotAllowed otherwise. Views call it before looking the recipient up, so a
+    refusal never depends on who the recipient is.
+    """
+    if permission not in PERMISSION_RANK:
+        raise ShareNotAllowed("Choose view, download or share.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ShareNotAllowed("The expiry must be in the future.")
+    if by_staff:
+        if not (acting_user.is_active and acting_user.is_staff):
+            raise ShareNotAllowed("Only support staff grant access from the admin.")
+        return GrantTerms(via=None, expires_at=expires_at)
+    if document_permissions(acting_user, document).manage:
+        return GrantTerms(via=None, expires_at=expires_at)
+    via = grant_for_sharing(acting_user, document)
+    if via is None:
+        raise ShareNotAllowed("You may not share this document.")
+    if permission == Permission.SHARE:
+        raise ShareNotAllowed("Only the owner can let others share.")
+    if via.expires_at is not None and (expires_at is None or expires_at > via.expires_at):
+        return GrantTerms(via=via, expires_at=via.expires_at, capped=True)
+    return GrantTerms(via=via, expires_at=expires_at)
 
 
 def grant_add(
@@ -34,54 +77,127 @@ def grant_add(
     permission: str = Permission.VIEW,
     expires_at: datetime | None = None,
     notify: bool = True,
+    by_staff: bool = False,
     request=None,
 ) -> Grant:
-    """Give a person or a group access to `document` (or change the access they have)."""
+    """Give a person or a group access to `document` (or change the access they have).
+
+    A grantee (see grant_terms) gives people only, not themselves, and changes only the
+    grants they gave: a grant the owner or someone else gave is left as it is, audited
+    as a failure, and GrantRefused raised after the audit event commits.
+    """
+    terms = grant_terms(
+        acting_user=acting_user, document=document, permission=permission, expires_at=expires_at, by_staff=by_staff
+    )
+    expires_at = terms.expires_at
     if user is not None and user.pk == document.owner_id:
-        raise ShareNotAllowed("The owner already has full access.")
-    if expires_at is not None and expires_at <= timezone.now():
-        raise ShareNotAllowed("The expiry must be in the future.")
+        raise GrantRefused("The owner already has full access.")
+    if terms.via is not None:
+        if user is None:
+            raise ShareNotAllowed("Only the owner can give a group access.")
+        if user.pk == acting_user.pk:
+            raise ShareNotAllowed("You cannot change your own access.")
+    refused = False
     with transaction.atomic():
         lookup = {"document": document, "user": user} if user is not None else {"document": document, "group": group}
-        grant = Grant.objects.filter(**lookup).first() or Grant(**lookup)
-        created = grant.pk is None
-        grant.permission = permission
-        grant.expires_at = expires_at
-        grant.granted_by = acting_user
-        grant.full_clean(validate_constraints=False)
-        grant.save()
-        record(
-            Action.GRANT_ADD,
-            outcome=Outcome.SUCCESS,
-            actor=acting_user,
-            target=document,
-            request=request,
-            data={
-                "grant_id": grant.pk,
-                "user_id": user.pk if user is not None else None,
-                "group_id": group.pk if group is not None else None,
-                "permission": str(permission),
-                "expires_at": expires_at.isoformat() if expires_at else None,
-                "changed": not created,
-            },
-        )
-        if notify and user is not None:
-            grant_id = grant.pk
-            transaction.on_commit(lambda: notifications.notify_grant(grant_id))
+        existing = Grant.objects.select_for_update().filter(**lookup).first()
+        audit = {
+            "user_id": user.pk if user is not None else None,
+            "group_id": group.pk if group is not None else None,
+            "permission": str(permission),
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        }
+        if terms.via is not None:
+            audit["via_grant_id"] = terms.via.pk
+        if terms.via is not None and existing is not None and not _given_by(existing, acting_user):
+            record(
+                Action.GRANT_ADD,
+                outcome=Outcome.FAILURE,
+                actor=acting_user,
+                target=document,
+                request=request,
+                data={"grant_id": existing.pk, **audit, "reason": "given_by_another"},
+            )
+            refused = True
+        else:
+            grant = existing or Grant(**lookup)
+            grant.permission = permission
+            grant.expires_at = expires_at
+            grant.granted_by = acting_user
+            grant.via = terms.via
+            grant.full_clean(validate_constraints=False)
+            grant.save()
+            record(
+                Action.GRANT_ADD,
+                outcome=Outcome.SUCCESS,
+                actor=acting_user,
+                target=document,
+                request=request,
+                data={"grant_id": grant.pk, **audit, "changed": existing is not None},
+            )
+            if existing is not None:
+                _bound_delegated(grant=grant, acting_user=acting_user, request=request)
+            if notify and user is not None:
+                grant_id = grant.pk
+                transaction.on_commit(lambda: notifications.notify_grant(grant_id))
+    if refused:
+        raise GrantRefused("Only the owner, or whoever gave this person access, can change it.")
     return grant
 
 
+def _given_by(grant: Grant, person) -> bool:
+    return grant.via_id is not None and grant.granted_by_id == person.pk
+
+
+def _bound_delegated(*, grant: Grant, acting_user, request) -> None:
+    """Keep the grants given under `grant` within it: gone if it no longer shares, never outliving it."""
+    for delegated in grant.delegated_grants.select_related("document"):
+        if grant.permission != Permission.SHARE:
+            _remove(delegated, acting_user=acting_user, request=request, reason="giver_no_longer_shares")
+        elif grant.expires_at is not None and (delegated.expires_at is None or delegated.expires_at > grant.expires_at):
+            delegated.expires_at = grant.expires_at
+            delegated.save(update_fields=["expires_at"])
+            record(
+                Action.GRANT_ADD,
+                outcome=Outcome.SUCCESS,
+                actor=acting_user,
+                target=delegated.document,
+                request=request,
+                data={
+                    "grant_id": delegated.pk,
+                    "user_id": delegated.user_id,
+                    "group_id": delegated.group_id,
+                    "permission": delegated.permission,
+                    "expires_at": delegated.expires_at.isoformat(),
+                    "changed": True,
+                    "reason": "capped_to_giver",
+                    "via_grant_id": grant.pk,
+                },
+            )
+
+
+def _remove(grant: Grant, *, acting_user, request, reason: str = "") -> None:
+    # The grants given under this one go with it (Grant.via cascades): each is audited first.
+    for delegated in grant.delegated_grants.select_related("document"):
+        _remove(delegated, acting_user=acting_user, request=request, reason="giver_access_removed")
+    data = {"grant_id": grant.pk, "user_id": grant.user_id, "group_id": grant.group_id}
+    if reason:
+        data |= {"reason": reason, "via_grant_id": grant.via_id}
+    record(
+        Action.GRANT_REMOVE,
+        outcome=Outcome.SUCCESS,
+        actor=acting_user,
+        target=grant.document,
+        request=request,
+        data=data,
+    )
+    grant.delete()
+
+
 def grant_remove(*, acting_user, grant: Grant, request=None) -> None:
+    """Remove a grant, and with it the grants its holder gave under it."""
     with transaction.atomic():
-        record(
-            Action.GRANT_REMOVE,
-            outcome=Outcome.SUCCESS,
-            actor=acting_user,
-            target=grant.document,
-            request=request,
-            data={"grant_id": grant.pk, "user_id": grant.user_id, "group_id": grant.group_id},
-        )
-        grant.delete()
+        _remove(grant, acting_user=acting_user, request=request)
 
 
 def _check_expiry(expires_at: datetime, *, created_at: datetime) -> None:

@@ -184,8 +184,22 @@ def test_one_document_is_visible_exactly_to_those_who_see_it_in_the_list(owner, 
     grant(document, group=group, permission=Permission.DOWNLOAD)
     lapsed(grant(document, to=expired, expires_at=timezone.now() + timedelta(minutes=1)))
     lapsed(grant(document, group=lapsed_group, expires_at=timezone.now() + timedelta(minutes=1)))
-    type(owner).objects.filter(pk__in=[inactive.pk, inactive_member.pk]).update(is_active=False)
-    people = [owner, other, member, expired, lapsed_member, staff, UserFactory(is_superuser=True)]
+    # Grants grantees gave: one that holds, and one for each way the giver's own grant stops holding.
+    sharer, lapsing, leaving, deactivated = (UserFactory() for _ in range(4))
+    sharers_group = type(group).objects.create(name="sharers")
+    leaving.groups.add(sharers_group)
+    grant(document, to=sharer, permission=Permission.SHARE)
+    lapsing_grant = grant(document, to=lapsing, permission=Permission.SHARE, expires_at=timezone.now() + timedelta(1))
+    grant(document, to=deactivated, permission=Permission.SHARE)
+    grant(document, group=sharers_group, permission=Permission.SHARE)
+    given = {}
+    for giver in (sharer, lapsing, leaving, deactivated):
+        given[giver.pk] = UserFactory()
+        services.grant_add(acting_user=giver, document=document, user=given[giver.pk], notify=False)
+    lapsed(lapsing_grant)
+    leaving.groups.remove(sharers_group)
+    type(owner).objects.filter(pk__in=[inactive.pk, inactive_member.pk, deactivated.pk]).update(is_active=False)
+    people = [owner, other, member, expired, lapsed_member, staff, UserFactory(is_superuser=True), *given.values()]
     people += list(type(owner).objects.filter(pk__in=[inactive.pk, inactive_member.pk]))
     seen = {}
     for person in people:
@@ -197,7 +211,7 @@ def test_one_document_is_visible_exactly_to_those_who_see_it_in_the_list(owner, 
             got = False
         assert got == listed, person
         seen[person.pk] = got
-    assert seen == {p.pk: p.pk in {owner.pk, other.pk, member.pk} for p in people}
+    assert seen == {p.pk: p.pk in {owner.pk, other.pk, member.pk, given[sharer.pk].pk} for p in people}
 
 
 def test_one_document_costs_one_query_for_its_owner_and_two_for_a_grantee(

@@ -176,13 +176,16 @@ def test_a_grantee_does_not_see_who_else_has_access_or_the_history(client, owner
 def test_the_detail_page_offers_the_grant_and_version_forms_only_to_those_who_may_use_them(
     client, owner, other, document, who, grant_form, version_form
 ):
-    from documents.forms import GrantForm, VersionForm
+    from documents.forms import GranteeGrantForm, GrantForm, VersionForm
 
     if who != "owner":
         services.grant_add(acting_user=owner, document=document, user=other, permission=who, notify=False)
     login(client, owner if who == "owner" else other)
     content = client.get(reverse("documents:detail", args=[document.pk])).content.decode()
-    assert (GrantForm().as_div() in content) is grant_form
+    # A grantee's form offers view and download only: only the owner lets others share.
+    form = GrantForm if who == "owner" else GranteeGrantForm
+    assert (form().as_div() in content) is grant_form
+    assert 'value="share"' not in content or who == "owner"
     assert (VersionForm().as_div() in content) is version_form
 
 
@@ -377,7 +380,7 @@ def test_giving_access_to_an_unknown_person_does_not_reveal_who_has_an_account(c
         {"recipient": "+12025550177", "permission": "view"},
         follow=True,
     )
-    assert b"No DocuID user with that phone number or email" in response.content
+    assert b"If +12025550177 belongs to a DocuID user, they now have access." in response.content
     assert not document.grants.exists()
 
 
