@@ -1,7 +1,6 @@
 """The Alertmanager webhook (opens and mitigates incidents) and the public status page."""
 
 import hmac
-import json
 import logging
 from datetime import datetime
 
@@ -13,6 +12,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from docuid.json_parsing import JSONBodyError, parse_json
 from operations.selectors import status_snapshot
 from operations.services.incidents import Alert, incident_alerts_receive
 
@@ -96,9 +96,9 @@ def _alert(raw) -> Alert:
 def parse_payload(body: bytes) -> list[Alert]:
     """Alertmanager's webhook format, version 4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config)."""
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise PayloadError("The body is not JSON.") from None
+        payload = parse_json(body, max_bytes=WEBHOOK_MAX_BYTES)
+    except JSONBodyError as exc:
+        raise PayloadError(exc.message) from None
     if not isinstance(payload, dict) or payload.get("version") != "4":
         raise PayloadError('Expected an Alertmanager webhook payload (an object with "version": "4").')
     alerts = payload.get("alerts")

@@ -1,6 +1,5 @@
 """Passkeys: enrollment links, registration, naming, removal, direct passkey sign-in."""
 
-import json
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,6 +20,7 @@ from accounts.tokens import default_secret_generator
 from accounts.webauthn import DocuIDWebAuthnHelper
 from audit import record
 from audit.actions import Action, Outcome
+from docuid.json_parsing import parse_json
 
 # Removing a passkey needs a sign-in (a phone approval) this recent.
 FRESH_APPROVAL_SECONDS = 300
@@ -197,7 +197,7 @@ def passkey_signin_begin(*, request) -> tuple[dict, dict]:
 def _state_for(states: list, credential: dict) -> dict | None:
     """The open ceremony whose challenge the client signed (clientDataJSON is checked again when verifying)."""
     try:
-        client_data = json.loads(base64url_to_bytes(credential["response"]["clientDataJSON"]))
+        client_data = parse_json(base64url_to_bytes(credential["response"]["clientDataJSON"]))
         challenge = client_data["challenge"]
     except (KeyError, TypeError, ValueError):
         return None

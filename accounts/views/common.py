@@ -1,18 +1,15 @@
-import json
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from accounts.services import RateLimited
+from docuid.json_parsing import JSONBodyError, parse_json
 
 
 def read_json(request: HttpRequest) -> dict | None:
-    """The JSON object in the body, or None for anything else (never a 500)."""
-    if len(request.body) > 64 * 1024:
-        return None
+    """The JSON object in the body, or None for anything else (never a 500): too large, too deep, not JSON."""
     try:
-        data = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
+        data = parse_json(request.body or b"null")
+    except JSONBodyError:
         return None
     return data if isinstance(data, dict) else None
 
