@@ -38,8 +38,8 @@ class DocumentVersionInline(admin.TabularInline):
 class GrantInline(admin.TabularInline):
     model = Grant
     extra = 0
-    fields = ("user", "group", "permission", "expires_at", "granted_by", "created_at")
-    readonly_fields = ("granted_by", "created_at")
+    fields = ("user", "group", "permission", "expires_at", "granted_by", "via", "created_at")
+    readonly_fields = ("granted_by", "via", "created_at")
     autocomplete_fields = ("user",)
 
     def get_formset(self, request, obj=None, **kwargs):
