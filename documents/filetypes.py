@@ -3,10 +3,18 @@
 Signatures come from `filetype` (PDF, PNG, JPEG, ZIP, OLE2). OOXML files are zips
 told apart by the main part their [Content_Types].xml declares; legacy Office files
 are OLE2 compound files told apart by their stream names (`olefile`). Text must be
-UTF-8 without NULs, and markup that a browser would run as a page is refused.
+UTF-8 without NULs.
+
+Active content is refused (issue #12, F14). Files are served as attachments with their
+sniffed type, which is safe on the site — but the recipient's saved copy is opened by its
+name, or, without a known extension, by its content. So a name a browser or the desktop
+opens as a page or a script (.html, .svg, .xml, .js, ...) is refused whatever the bytes,
+and text whose content a browser or a file manager's sniffer would take for a page, an
+SVG or an XHTML/XSLT document — anywhere in the file, namespaced, in any case — is too.
 """
 
 import codecs
+import html
 import re
 import unicodedata
 import zipfile
@@ -63,8 +71,39 @@ OOXML_MAIN_PARTS = {
 }
 # Stream names that identify each legacy Office format inside an OLE2 container.
 OLE_STREAMS = (("worddocument", "doc"), ("workbook", "xls"), ("book", "xls"), ("powerpoint document", "ppt"))
-# Text a browser would treat as an active page if it were ever served as HTML.
-ACTIVE_MARKUP = re.compile(rb"<\s*(!doctype\s+html|html|script|svg|iframe|object|embed)\b", re.IGNORECASE)
+# Names a browser or the desktop opens as a page, an XML document or a script. The saved copy
+# of a download keeps its name, so these are refused whatever the bytes are.
+ACTIVE_EXTENSIONS = frozenset(
+    {
+        *("htm", "html", "shtm", "shtml", "xht", "xhtml", "mht", "mhtml", "hta"),  # pages
+        *("svg", "svgz", "xml", "xsl", "xslt", "xul", "rdf", "rss", "atom"),  # XML a browser renders
+        *("js", "mjs", "jse", "vbs", "vbe", "wsf", "wsh", "wsc", "sct", "ps1", "psm1", "bat", "cmd", "scr", "pif"),
+        *("lnk", "url", "webloc", "desktop", "swf"),  # shortcuts and players that open a URL or run code
+    }
+)
+# Text a browser (or a file manager's type sniffer) would take for an active page. An element
+# may carry an XML namespace prefix (`<x:svg>`, `<h:script>`): the namespace, not the prefix,
+# makes it XHTML or SVG. Tag and attribute names cannot hide behind entities; URLs can, so
+# those are looked for after unescaping and without whitespace.
+_ELEMENT = r"<\s*/?\s*(?:[^\s<>/=:\"']{1,64}:)?"
+ACTIVE_MARKUP = re.compile(
+    "|".join(
+        (
+            _ELEMENT + r"(?:html|head|body|script|svg|math|iframe|frame|frameset|object|embed|applet|portal|meta)\b",
+            r"<!doctype\s+(?:html|svg)",
+            r"<\?xml-stylesheet",
+            r"http://www\.w3\.org/(?:1999/xhtml|2000/svg|1998/math/mathml|1999/xsl/transform)",
+            r"there\.is\.only\.xul",
+            # an event handler attribute in something that starts like a tag: <img src=x onerror=...>
+            r"<[a-z][^<>]{0,4096}?[\s/\"'`]on[a-z]+\s*=",
+            r"\+adw-",  # UTF-7 for "<", which old sniffers decoded
+        )
+    ),
+    re.IGNORECASE,
+)
+ACTIVE_URL = re.compile(r"(?:java|vb|live)script:|data:text/html|data:image/svg", re.IGNORECASE)
+_INVISIBLE = re.compile(r"[\s\x00-\x1f\x7f]+")
+MARKUP_OVERLAP = 8192  # longer than any match of ACTIVE_MARKUP / ACTIVE_URL, so none straddles a chunk unseen
 HEADER_BYTES = 8192
 # A real [Content_Types].xml is a few kB; its declared size is checked before it is
 # inflated, so a zip bomb posing as Office cannot exhaust memory during the sniff.
@@ -121,24 +160,54 @@ def _ole_kind(fileobj: BinaryIO) -> str | None:
     return None
 
 
+class ActiveContent(UnsupportedFileType):
+    """Markup or a name that a browser or the desktop would run."""
+
+
+ACTIVE_CONTENT_MESSAGE = (
+    "The file contains web-page markup or script (HTML, SVG, XHTML or XSLT) that a browser would run "
+    "when the saved copy is opened; it is not accepted. Save it as PDF or plain text and upload that."
+)
+
+
+def has_active_markup(text: str) -> bool:
+    """Whether `text` holds markup a browser would run as a page (see ACTIVE_MARKUP, ACTIVE_URL)."""
+    if ACTIVE_MARKUP.search(text):
+        return True
+    return bool(ACTIVE_URL.search(_INVISIBLE.sub("", html.unescape(text))))
+
+
 def _is_utf8_text(fileobj: BinaryIO) -> bool:
+    """UTF-8 without NULs; raises ActiveContent for markup anywhere in it."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    first = True
+    tail = ""
     while chunk := fileobj.read(TEXT_CHUNK):
         if b"\x00" in chunk:
             return False
-        if first and ACTIVE_MARKUP.search(chunk):
-            return False
-        first = False
         try:
-            decoder.decode(chunk)
+            text = decoder.decode(chunk)
         except UnicodeDecodeError:
             return False
+        # Scanned with the end of the previous chunk, so markup split across chunks is seen.
+        if has_active_markup(tail + text):
+            raise ActiveContent(ACTIVE_CONTENT_MESSAGE)
+        tail = (tail + text)[-MARKUP_OVERLAP:]
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
     return True
+
+
+def download_name(name: str, mime_type: str) -> str:
+    """The name a download is saved under: an active extension gets the type's own one appended.
+
+    Uploads refuse such names; this covers files stored before they did.
+    """
+    if extension_of(name) not in ACTIVE_EXTENSIONS:
+        return name
+    known = TYPES_BY_MIME.get(mime_type)
+    return f"{name}.{known.extensions[0] if known else 'bin'}"
 
 
 def sniff(fileobj: BinaryIO, name: str) -> FileType:
@@ -149,6 +218,11 @@ def sniff(fileobj: BinaryIO, name: str) -> FileType:
     if not header:
         raise UnsupportedFileType("The file is empty.")
     extension = extension_of(name)
+    if extension in ACTIVE_EXTENSIONS:
+        raise ActiveContent(
+            f"Files named .{extension} are not accepted: a browser or the computer would run the saved copy "
+            "(web pages, SVG, XML and scripts). Upload a PDF or plain text instead."
+        )
     guessed = filetype.guess(header)
     key: str | None = None
     if guessed is not None and guessed.extension in {"pdf", "png", "jpg"}:

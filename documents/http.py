@@ -12,6 +12,7 @@ from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
+from documents import filetypes
 from documents.models import DocumentVersion
 
 CHUNK_SIZE = 64 * 1024
@@ -98,7 +99,10 @@ def file_response(
 ) -> HttpResponse | StreamingHttpResponse:
     """The version's bytes, streamed, with its sniffed type and an RFC 6266 file name."""
     headers = {
-        "Content-Disposition": content_disposition_header(as_attachment, version.original_name),
+        # A name saved before uploads refused active extensions (.html, .svg) gets a harmless one added.
+        "Content-Disposition": content_disposition_header(
+            as_attachment, filetypes.download_name(version.original_name, version.mime_type)
+        ),
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private, no-store",
         "ETag": _etag(version),
