@@ -45,6 +45,9 @@ class Action(models.TextChoices):
     # admin.* — support staff actions in the admin
     ADMIN_CHANGE = "admin.change", "Changed in the admin"
     ADMIN_CONTENT_ACCESS = "admin.content_access", "Staff accessed document content"
+    ADMIN_LOGIN_SUCCEEDED = "admin.login_succeeded", "Staff signed in to the admin (password and authenticator code)"
+    ADMIN_LOGIN_FAILED = "admin.login_failed", "Admin sign-in refused"
+    ADMIN_LOCKED_OUT = "admin.locked_out", "Admin sign-in locked after repeated failures"
     # ops.* — operations
     OPS_BACKUP = "ops.backup", "Backup completed"
     OPS_BACKUP_FAILED = "ops.backup_failed", "Backup failed"

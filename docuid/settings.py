@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "django_otp_webauthn",
+    "axes",  # admin login lockout (settings block "Admin login lockout")
     "django_prometheus",
     "rest_framework",
     "drf_spectacular",
@@ -107,6 +108,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns an admin login lockout into the 429 page
     "docuid.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -180,6 +182,8 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 PHONENUMBER_DEFAULT_REGION = env("DOCUID_DEFAULT_REGION", "US")
 OTP_TOTP_ISSUER = env("DOCUID_OTP_ISSUER", "DocuID")
+# Axes first: it refuses a locked-out admin login before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -250,6 +254,25 @@ if DOCUID_BIOMETRIC_PROVIDER == "ivalt" and not DOCUID_IVALT_API_KEY:
     raise ImproperlyConfigured(
         "DOCUID_BIOMETRIC_PROVIDER=ivalt needs DOCUID_IVALT_API_KEY (and DOCUID_IVALT_BASE_URL)."
     )
+
+# --- Admin login lockout (django-axes) -----------------------------------------
+# Only the admin's one-step password + authenticator code form (docuid/admin_login.py)
+# counts: the phone-number logins have their own limits above, and a phone login
+# never resets an admin lockout. Attempts live in the database, so every web process
+# sees the same count. Unlock: `manage.py axes_reset_username <+E.164>` (guide, section 6).
+AXES_ONLY_ADMIN_SITE = True
+AXES_HANDLER = "docuid.admin_login.AdminOnlyAxesHandler"
+AXES_FAILURE_LIMIT = env_int("DOCUID_ADMIN_LOCKOUT_FAILURES", 5)
+DOCUID_ADMIN_LOCKOUT_MINUTES = env_int("DOCUID_ADMIN_LOCKOUT_MINUTES", 30)
+AXES_COOLOFF_TIME = DOCUID_ADMIN_LOCKOUT_MINUTES / 60  # axes reads a number as hours
+# A staff number after N failures from anywhere; a client address after N failures on any numbers.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "docuid.admin_login.axes_username"  # E.164: every spelling counts as one
+AXES_LOCKOUT_CALLABLE = "docuid.admin_login.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # successes are in the audit trail, which keeps no full IPs
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]  # never stored or logged by axes
+AXES_VERBOSE = False  # no start-up banner in every manage.py command's output
 
 # --- Storage ----------------------------------------------------------------
 # DOCUID_STORAGE=local keeps files under var/; DOCUID_STORAGE=s3 uses any
