@@ -63,6 +63,26 @@ def test_a_range_voided_by_if_range_is_not_a_free_whole_file(client, owner, docu
     assert views_of(share) == 1
 
 
+def test_a_range_with_the_current_if_range_continues_the_opening(client, owner, document):
+    share, url = download_link(owner, document, max_views=1)
+    assert client.get(url).status_code == 200
+    etag = f'"{document.current_version.sha256}"'
+    assert client.get(url, headers={"Range": "bytes=1-", "If-Range": etag}).status_code == 206
+    assert views_of(share) == 1
+
+
+def test_behind_nginx_any_if_range_makes_a_range_a_new_view(client, owner, document, settings):
+    # nginx judges If-Range by its own validators and may send the whole file for it.
+    settings.DOCUID_X_ACCEL_REDIRECT_PREFIX = "/protected-media/"
+    share, url = download_link(owner, document, max_views=1)
+    assert client.get(url).status_code == 200
+    etag = f'"{document.current_version.sha256}"'
+    assert client.get(url, headers={"Range": "bytes=1-", "If-Range": etag}).status_code == 410
+    response = client.get(url, headers={"Range": "bytes=1-"})
+    assert response.status_code == 200 and "X-Accel-Redirect" in response
+    assert views_of(share) == 1
+
+
 def test_real_parts_of_a_counted_opening_stay_one_view(client, owner, document):
     share, url = download_link(owner, document, max_views=1)
     size = document.current_version.size
