@@ -12,7 +12,7 @@ import os
 import prometheus_client
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CollectorRegistry, Histogram, multiprocess
+from prometheus_client import CollectorRegistry, Gauge, Histogram, multiprocess
 
 from docuid import multiproc_metrics
 
@@ -30,6 +30,20 @@ api_latency_ms = Histogram(
     ["method", "route", "status"],
     buckets=LATENCY_BUCKETS_MS,
 )
+
+# The recovery objectives the drills are held to (DOCUID_RTO_SECONDS / DOCUID_RPO_SECONDS),
+# so a dashboard or rule can compare measurements with them.
+rto_target_seconds = Gauge(
+    "docuid_rto_target_seconds", "Recovery time objective (DOCUID_RTO_SECONDS).", multiprocess_mode="mostrecent"
+)
+rpo_target_seconds = Gauge(
+    "docuid_rpo_target_seconds", "Recovery point objective (DOCUID_RPO_SECONDS).", multiprocess_mode="mostrecent"
+)
+
+
+def export_targets() -> None:
+    rto_target_seconds.set(settings.DOCUID_RTO_SECONDS)
+    rpo_target_seconds.set(settings.DOCUID_RPO_SECONDS)
 
 
 # Label values come from a fixed set, never from the request as sent: a client inventing
@@ -86,11 +100,13 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     from operations.metrics import refresh_backup_gauges
 
     refresh_backup_gauges()
+    export_targets()
     multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     output = multiproc_metrics.render(multiproc_dir) if multiproc_dir else prometheus_client.generate_latest()
     return HttpResponse(output, content_type=prometheus_client.CONTENT_TYPE_LATEST)
 
 
 def start_worker_metrics_server(port: int) -> None:
-    """Serve a Celery worker's metrics on its own port (127.0.0.1 only)."""
+    """Serve a Celery worker's metrics on its own port (127.0.0.1 only): every pool process's, in multiprocess mode."""
+    export_targets()
     prometheus_client.start_http_server(port, addr="127.0.0.1", registry=_registry())

@@ -515,6 +515,21 @@ CELERY_BEAT_SCHEDULE["operations-ops-report-weekly"] = {
     "kwargs": {"period": "weekly"},
 }
 CELERY_WORKER_METRICS_PORT = env_int("CELERY_WORKER_METRICS_PORT", 9808)
+# A worker keeps its processes' metrics in CELERY_WORKER_PROMETHEUS_MULTIPROC_DIR (default
+# $DOCUID_VAR_DIR/prometheus-worker; read by docuid/celery.py before Django starts).
+# Beat sends a heartbeat task every DOCUID_BEAT_HEARTBEAT_SECONDS (docuid/worker_metrics.py);
+# it expires unsent after one period, so a stalled worker does not run a backlog of them.
+DOCUID_BEAT_HEARTBEAT_SECONDS = env_int("DOCUID_BEAT_HEARTBEAT_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["docuid-beat-heartbeat"] = {
+    "task": "docuid.beat_heartbeat",
+    "schedule": float(DOCUID_BEAT_HEARTBEAT_SECONDS),
+    "options": {"expires": DOCUID_BEAT_HEARTBEAT_SECONDS},
+}
+# Beat logs every entry it sends (JSON) and keeps its schedule file under the var dir, not the code.
+CELERY_BEAT_SCHEDULER = "docuid.celery:LoggingScheduler"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Worker and beat log through LOGGING (JSON, PII masked), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Metrics ----------------------------------------------------------------
 # /metrics is open in development; in production only to METRICS_ALLOWED_IPS

@@ -11,3 +11,11 @@ def readiness_probe() -> dict:
     checks.pop("static", None)  # a worker serves no pages
     ready, results = run_checks(checks)
     return {"ready": ready, "checks": results}
+
+
+@shared_task(name="docuid.beat_heartbeat", ignore_result=True, soft_time_limit=10, time_limit=15)
+def beat_heartbeat() -> None:
+    """Sent by beat every DOCUID_BEAT_HEARTBEAT_SECONDS; its age on the worker's metrics shows a stall."""
+    from docuid.worker_metrics import beat_heartbeat_received
+
+    beat_heartbeat_received()
