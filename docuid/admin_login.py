@@ -48,7 +48,9 @@ def _e164_or_none(raw: str) -> str | None:
 
 def axes_username(request: HttpRequest, credentials: dict | None) -> str:
     """The number in E.164, so "(312) 555-7001" and "+13125557001" count against one lockout."""
-    raw = (credentials or {}).get("username")
+    credentials = credentials or {}
+    # authenticate() reports "username"; axes' own backend names the model's field (phone_number).
+    raw = credentials.get("username") or credentials.get(settings.AXES_USERNAME_FORM_FIELD)
     if raw is None:
         raw = request.POST.get("username", "")
     raw = str(raw).strip()
