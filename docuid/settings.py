@@ -394,6 +394,9 @@ for _replica in DOCUID_BACKUP_REPLICAS:
             f"{_prefix}_PATH nor {_prefix}_S3_BUCKET."
         )
 DOCUID_BACKUP_TIME = env("DOCUID_BACKUP_TIME", "02:00")  # daily, UTC
+# Retention keeps the last KEEP_LAST backups, the newest of each of the last KEEP_DAILY days,
+# KEEP_WEEKLY weeks and KEEP_MONTHLY months, and every pinned one (`manage.py backup pin ID`).
+DOCUID_BACKUP_KEEP_LAST = env_int("DOCUID_BACKUP_KEEP_LAST", 3)
 DOCUID_BACKUP_KEEP_DAILY = env_int("DOCUID_BACKUP_KEEP_DAILY", 7)
 DOCUID_BACKUP_KEEP_WEEKLY = env_int("DOCUID_BACKUP_KEEP_WEEKLY", 4)
 DOCUID_BACKUP_KEEP_MONTHLY = env_int("DOCUID_BACKUP_KEEP_MONTHLY", 12)
@@ -496,6 +499,15 @@ CELERY_BEAT_SCHEDULE["audit-verify-chain"] = {
 CELERY_BEAT_SCHEDULE["operations-backup"] = {
     "task": "operations.tasks.backup_scheduled",
     "schedule": crontab(hour=DOCUID_BACKUP_HOUR, minute=DOCUID_BACKUP_MINUTE),
+}
+# A replica that was down when a backup ran gets its copy later; every copy is read back weekly.
+CELERY_BEAT_SCHEDULE["operations-backup-replicas-retry"] = {
+    "task": "operations.tasks.backup_replicas_retry_scheduled",
+    "schedule": crontab(minute=40),
+}
+CELERY_BEAT_SCHEDULE["operations-backup-replicas-verify"] = {
+    "task": "operations.tasks.backup_replicas_verify_scheduled",
+    "schedule": crontab(day_of_week="sat", hour=3, minute=45),
 }
 CELERY_BEAT_SCHEDULE["operations-recovery-drill"] = {
     "task": "operations.tasks.recovery_drill_scheduled",

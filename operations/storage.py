@@ -281,26 +281,36 @@ def read_back_partial(storage: FileSystemStorage, name: str) -> tuple[str, int]:
 class Tee:
     """Write the same bytes to several files: the primary archive and local replicas' copies in one pass.
 
-    A failed write names the file's storage: `errors[i]` wraps an OSError of `files[i]`
-    (None: raised as it is).
+    `on_error[i]` handles an OSError of `files[i]`: None raises it (the primary); a
+    callable is given the error and that file is written no more (a replica's copy
+    that failed is retried later, and must not fail the primary's archive).
     """
 
-    def __init__(self, files: list, errors: list):
-        self._files = list(zip(files, errors, strict=True))
+    def __init__(self, files: list, on_error: list):
+        self._files = list(zip(files, on_error, strict=True))
 
     def write(self, data) -> int:
-        for file, error in self._files:
+        for entry in list(self._files):
+            file, handler = entry
             try:
                 file.write(data)
             except OSError as exc:
-                if error is None:
+                if handler is None:
                     raise
-                raise error(exc) from exc
+                handler(exc)
+                self._files.remove(entry)
         return len(data)
 
     def flush(self) -> None:
-        for file, _ in self._files:
-            file.flush()
+        for entry in list(self._files):
+            file, handler = entry
+            try:
+                file.flush()
+            except OSError as exc:
+                if handler is None:
+                    raise
+                handler(exc)
+                self._files.remove(entry)
 
 
 def sha256_of(storage: Storage, name: str) -> tuple[str, int]:

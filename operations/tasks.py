@@ -4,9 +4,16 @@ import logging
 
 from celery import shared_task
 
-from operations.errors import BackupError
+from operations.errors import BackupError, OperationsError
 from operations.models import Backup
-from operations.services import backup_retention_apply, backup_run, backup_verify, recovery_drill_run
+from operations.services import (
+    backup_replicas_retry,
+    backup_replicas_verify,
+    backup_retention_apply,
+    backup_run,
+    backup_verify,
+    recovery_drill_run,
+)
 
 logger = logging.getLogger("docuid.operations")
 
@@ -25,6 +32,24 @@ def backup_scheduled() -> dict:
     pruned = backup_retention_apply()
     report = backup_verify(backup=backup)
     return {"backup": backup.name, "pruned": [b.name for b in pruned], "verified": report.ok}
+
+
+@shared_task(name="operations.tasks.backup_replicas_retry_scheduled", acks_late=True)
+def backup_replicas_retry_scheduled() -> dict:
+    """Hourly: copy backups kept locally while a replica was down (or held a bad copy) to that replica."""
+    try:
+        completed = backup_replicas_retry()
+    except OperationsError as exc:  # a backup or restore holds the lock: the next hour tries again
+        logger.info("replica retry skipped: %s", exc)
+        return {"skipped": str(exc)}
+    return {"completed": [b.name for b in completed]}
+
+
+@shared_task(name="operations.tasks.backup_replicas_verify_scheduled", acks_late=True)
+def backup_replicas_verify_scheduled() -> dict:
+    """Weekly: read every replica copy back and check it (backup_verify --replica)."""
+    checks = backup_replicas_verify()
+    return {"ok": sum(c.ok for c in checks), "failed": [f"{c.backup}@{c.storage}" for c in checks if not c.ok]}
 
 
 @shared_task(name="operations.tasks.recovery_drill_scheduled", acks_late=True)

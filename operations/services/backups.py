@@ -35,6 +35,7 @@ from operations.services.common import (
     encryption_key,
     exclusive_lock,
     no_progress,
+    resolve,
     unlink_quietly,
     work_dir,
 )
@@ -97,7 +98,15 @@ def _spool_path(base: str) -> Path:
 
 
 def _write_archive(
-    *, base: str, dump_path, dump: dbtools.DumpJob, key: bytes, progress: Progress, teed: list[str], timings: dict
+    *,
+    base: str,
+    dump_path,
+    dump: dbtools.DumpJob,
+    key: bytes,
+    progress: Progress,
+    teed: list[str],
+    timings: dict,
+    failures: dict[str, str],
 ) -> tuple:
     """Stream the archive into the primary storage under a temporary name; return (manifest, snapshot).
 
@@ -158,15 +167,19 @@ def _write_archive(
         durable = files.enter_context(WritebackFile(files.enter_context(open(target_path, "wb"))))
         # Local replicas get their copy in the same pass, each under its temporary name: the disk writes
         # them while this process encrypts; _replicate reads each back and commits it only if it matches.
-        copies, errors = [], [None]
+        # A replica that fails is recorded in `failures` and left behind: the archive is still kept
+        # in the primary, and the replica gets its copy from there later (backup_replicas_retry).
+        copies, handlers, written = [], [None], []
         for alias in teed:
             try:
                 handle = files.enter_context(open(local_partial_path(get_storage(alias), name), "wb"))
             except OSError as exc:
-                raise _replica_unreachable(alias, exc) from exc
+                failures[alias] = str(_replica_unreachable(alias, exc))
+                continue
             copies.append(files.enter_context(WritebackFile(handle)))
-            errors.append(functools.partial(_replica_unreachable, alias))
-        sink = HashingWriter(Tee([durable, *copies], errors) if copies else durable)
+            handlers.append(functools.partial(_replica_failed, failures, alias))
+            written.append(alias)
+        sink = HashingWriter(Tee([durable, *copies], handlers) if copies else durable)
         writer = ArchiveWriter(sink, key, mtime=time.time())
         for file_key in keys:
             if snapshot is None and dump.ready():
@@ -186,7 +199,7 @@ def _write_archive(
             snapshot = add_database(writer)
         writer.add_bytes(MANIFEST_MEMBER, manifest_bytes(manifest))
         writer.close()
-        _sync_all(durable, copies, teed)
+        _sync_all(durable, copies, written, failures)
     manifest["archive"] = {"sha256": sink.sha256.hexdigest(), "size": sink.bytes}
     if is_local(storage):
         commit_local(storage, name)
@@ -197,26 +210,30 @@ def _write_archive(
     return manifest, snapshot
 
 
-def _sync_all(durable: WritebackFile, copies: list[WritebackFile], teed: list[str]) -> None:
+def _replica_failed(failures: dict[str, str], alias: str, exc: OSError) -> None:
+    failures.setdefault(alias, str(_replica_unreachable(alias, exc)))
+
+
+def _sync_all(durable: WritebackFile, copies: list[WritebackFile], teed: list[str], failures: dict[str, str]) -> None:
     """fsync the archive and the replicas' copies at once; every sync is waited for (their files are closed
-    next) and the first error is raised."""
-    syncing = [Background(copy.sync) for copy in copies]
-    errors: list[BaseException] = []
+    next). The primary's error is raised; a replica's is recorded in `failures`."""
+    syncing = [None if alias in failures else Background(copy.sync) for alias, copy in zip(teed, copies, strict=True)]
+    error: BaseException | None = None
     try:
         durable.sync()
     except BaseException as exc:  # noqa: BLE001 — raised below, once every replica's sync has ended
-        errors.append(exc)
+        error = exc
     for alias, sync in zip(teed, syncing, strict=True):
+        if sync is None:
+            continue
         try:
             sync.join()
         except OSError as exc:
-            error = _replica_unreachable(alias, exc)
-            error.__cause__ = exc
-            errors.append(error)
+            _replica_failed(failures, alias, exc)
         except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-    if errors:
-        raise errors[0]
+            error = error or exc
+    if error is not None:
+        raise error
 
 
 def _write_sidecar(storage, base: str, manifest: dict, key: bytes) -> None:
@@ -228,32 +245,50 @@ def _write_sidecar(storage, base: str, manifest: dict, key: bytes) -> None:
     put_atomically(storage, manifest_name(base), buffer)
 
 
-def _replicate(*, base: str, sha256: str, size: int, progress: Progress, teed: list[str]) -> list[str]:
+def _copy_to_replica(*, alias: str, base: str, sha256: str, size: int, teed: bool) -> None:
+    """Copy archive and manifest from the primary to one replica and read the copy back; raise BackupError if
+    the replica is unreachable or holds something else. Nothing is committed under the name unless it matches."""
+    primary = get_storage(PRIMARY)
+    replica = get_storage(alias)
+    try:
+        if teed:
+            copied_sha, copied_size = read_back_partial(replica, archive_name(base))
+            if (copied_sha, copied_size) == (sha256, size):
+                commit_local(replica, archive_name(base))
+                with primary.open(manifest_name(base), "rb") as source:
+                    put_atomically(replica, manifest_name(base), source)
+        else:
+            for name in (archive_name(base), manifest_name(base)):
+                with primary.open(name, "rb") as source:
+                    put_atomically(replica, name, source)
+            copied_sha, copied_size = sha256_of(replica, archive_name(base))
+    except OSError as exc:
+        raise _replica_unreachable(alias, exc) from exc
+    if (copied_sha, copied_size) != (sha256, size):
+        if not teed:
+            with contextlib.suppress(OSError):
+                replica.delete(archive_name(base))
+        raise BackupError(f"replica storage {alias!r} holds a different archive (checksum mismatch)")
+
+
+def _replicate(
+    *, base: str, sha256: str, size: int, progress: Progress, teed: list[str], failures: dict[str, str]
+) -> list[str]:
     """Copy archive and manifest to every replica, then read each copy back and compare checksums.
 
     Replicas in `teed` already hold the archive under its temporary name (written in
     the archive's pass): it is read back from there and committed only if it matches.
+    A replica that fails is recorded in `failures` (alias -> why), never raised.
     """
-    primary = get_storage(PRIMARY)
     locations = [PRIMARY]
     for alias in backup_storage_aliases()[1:]:
-        replica = get_storage(alias)
+        if alias in failures:
+            continue
         try:
-            if alias in teed:
-                copied_sha, copied_size = read_back_partial(replica, archive_name(base))
-                if (copied_sha, copied_size) == (sha256, size):
-                    commit_local(replica, archive_name(base))
-                    with primary.open(manifest_name(base), "rb") as source:
-                        put_atomically(replica, manifest_name(base), source)
-            else:
-                for name in (archive_name(base), manifest_name(base)):
-                    with primary.open(name, "rb") as source:
-                        put_atomically(replica, name, source)
-                copied_sha, copied_size = sha256_of(replica, archive_name(base))
-        except OSError as exc:
-            raise _replica_unreachable(alias, exc) from exc
-        if (copied_sha, copied_size) != (sha256, size):
-            raise BackupError(f"replica storage {alias!r} holds a different archive (checksum mismatch)")
+            _copy_to_replica(alias=alias, base=base, sha256=sha256, size=size, teed=alias in teed)
+        except BackupError as exc:
+            failures[alias] = str(exc)
+            continue
         locations.append(alias)
         progress(f"replica {alias}", size, size)
     return locations
@@ -281,7 +316,7 @@ def backup_run(*, trigger: str = Backup.Trigger.MANUAL, acting_user=None, progre
                     job = dump.enter_context(dbtools.dump_started(dump_path))
                 except (OperationsError, OSError) as exc:
                     raise BackupError(f"database dump failed: {exc}") from exc
-                teed, timings = _teed_replicas(), {}
+                teed, timings, failures = _teed_replicas(), {}, {}
                 try:
                     manifest, snapshot = _write_archive(
                         base=backup.name,
@@ -291,6 +326,7 @@ def backup_run(*, trigger: str = Backup.Trigger.MANUAL, acting_user=None, progre
                         progress=progress,
                         teed=teed,
                         timings=timings,
+                        failures=failures,
                     )
                 except OSError as exc:
                     raise BackupError(
@@ -307,8 +343,15 @@ def backup_run(*, trigger: str = Backup.Trigger.MANUAL, acting_user=None, progre
                 backup.file_count = len(manifest["files"])
                 backup.save()
             backup.locations = _replicate(
-                base=backup.name, sha256=archive["sha256"], size=archive["size"], progress=progress, teed=teed
+                base=backup.name,
+                sha256=archive["sha256"],
+                size=archive["size"],
+                progress=progress,
+                teed=teed,
+                failures=failures,
             )
+            backup.replicas_pending = sorted(failures)
+            backup.replica_error = "; ".join(failures[alias] for alias in sorted(failures))[:2000]
         except Exception as exc:
             _record_failure(backup, exc, acting_user=acting_user)
             if isinstance(exc, BackupError):
@@ -336,6 +379,7 @@ def backup_run(*, trigger: str = Backup.Trigger.MANUAL, acting_user=None, progre
                     "size_bytes": backup.size_bytes,
                     "sha256": backup.sha256,
                     "locations": backup.locations,
+                    "replicas_pending": backup.replicas_pending,
                     "files": backup.file_count,
                     "duration_seconds": round(backup.duration_seconds, 3),
                 },
@@ -352,7 +396,59 @@ def backup_run(*, trigger: str = Backup.Trigger.MANUAL, acting_user=None, progre
         timings["files_before_dump"],
         backup.duration_seconds - archived,
     )
+    if backup.replicas_pending:
+        # Kept, not discarded: the primary copy is whole and checked. Loud, because until the retry
+        # copies it a site loss takes this backup with it.
+        logger.error(
+            "backup %s is kept in %s only (degraded): %s; backup_replicas_retry copies it when the replica is back",
+            backup.name,
+            ",".join(backup.locations),
+            backup.replica_error,
+        )
     return backup
+
+
+def backup_replicas_retry(*, acting_user=None) -> list[Backup]:
+    """Copy every kept backup that a replica still lacks to that replica (newest first); return those that
+    are complete now. A replica still down stays pending, with the reason, for the next try."""
+    completed = []
+    with exclusive_lock("backup"):
+        pending = Backup.objects.filter(status=Backup.Status.SUCCEEDED).exclude(replicas_pending=[])
+        for backup in pending.order_by("-started_at"):
+            copied, errors = [], {}
+            for alias in backup.replicas_pending:
+                if alias not in backup_storage_aliases():
+                    continue  # no longer configured: nothing to copy to
+                try:
+                    _copy_to_replica(
+                        alias=alias, base=backup.name, sha256=backup.sha256, size=backup.size_bytes, teed=False
+                    )
+                except (BackupError, OSError) as exc:
+                    errors[alias] = str(exc)
+                    continue
+                copied.append(alias)
+            with transaction.atomic():
+                backup.locations = [*backup.locations, *(a for a in copied if a not in backup.locations)]
+                backup.replicas_pending = sorted(errors)
+                backup.replica_error = "; ".join(errors[alias] for alias in sorted(errors))[:2000]
+                backup.save(update_fields=["locations", "replicas_pending", "replica_error"])
+                if copied:
+                    record(
+                        Action.OPS_BACKUP_REPLICATED,
+                        outcome=Outcome.SUCCESS,
+                        actor=acting_user,
+                        target=backup,
+                        data={"name": backup.name, "replicas": copied, "still_pending": backup.replicas_pending},
+                    )
+            if copied:
+                logger.info("backup %s copied to %s", backup.name, ",".join(copied))
+            if errors:
+                logger.error(
+                    "backup %s still lacks a copy in %s: %s", backup.name, ",".join(errors), backup.replica_error
+                )
+            else:
+                completed.append(backup)
+    return completed
 
 
 def _record_failure(backup: Backup, exc: BaseException, *, acting_user) -> None:
@@ -376,12 +472,14 @@ def _record_failure(backup: Backup, exc: BaseException, *, acting_user) -> None:
 
 
 def retention_keep(backups: list[Backup]) -> set[int]:
-    """Grandfather-father-son: the newest backup of each of the last N days, W ISO weeks, M months.
+    """The last DOCUID_BACKUP_KEEP_LAST backups, plus grandfather-father-son: the newest backup of each of the
+    last N days, W ISO weeks, M months; plus every pinned backup.
 
     `backups` are succeeded backups, newest first. The newest backup and the newest
     verified backup are always kept, whatever the counts.
     """
-    keep: set[int] = set()
+    keep: set[int] = {backup.pk for backup in backups[: max(0, settings.DOCUID_BACKUP_KEEP_LAST)]}
+    keep |= {backup.pk for backup in backups if backup.pinned}
     rules = (
         (settings.DOCUID_BACKUP_KEEP_DAILY, lambda b: b.started_at.date()),
         (settings.DOCUID_BACKUP_KEEP_WEEKLY, lambda b: tuple(b.started_at.isocalendar())[:2]),
@@ -413,6 +511,29 @@ def _delete_everywhere(backup: Backup) -> None:
         for name in (archive_name(backup.name), manifest_name(backup.name)):
             if storage.exists(name):
                 storage.delete(name)
+
+
+def backup_pin(*, backup, pinned: bool = True, acting_user=None) -> Backup:
+    """Pin a backup (retention never prunes it) or unpin it (retention's rules apply again)."""
+    ref = resolve(backup)
+    if ref.backup is None:
+        raise OperationsError(f"{ref.base} has no record in this database: only a recorded backup can be pinned")
+    with transaction.atomic():
+        target = Backup.objects.select_for_update().get(pk=ref.backup.pk)
+        if target.status != Backup.Status.SUCCEEDED:
+            raise OperationsError(f"backup {target.name} is {target.get_status_display().lower()}: nothing to keep")
+        if target.pinned != pinned:
+            target.pinned = pinned
+            target.save(update_fields=["pinned"])
+            record(
+                Action.OPS_BACKUP_PINNED,
+                outcome=Outcome.SUCCESS,
+                actor=acting_user,
+                target=target,
+                data={"name": target.name, "pinned": pinned},
+            )
+            logger.info("backup %s %s", target.name, "pinned" if pinned else "unpinned")
+    return target
 
 
 def backup_retention_apply() -> list[Backup]:

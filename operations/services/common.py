@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from operations.archive import archive_name, manifest_name
 from operations.crypto import CryptoError, DecryptingReader, parse_key
@@ -81,11 +82,27 @@ class Ref:
         return [PRIMARY]
 
 
+def operations_schema_present(alias: str = DEFAULT_DB_ALIAS) -> bool:
+    """False for a fresh, empty database (created for a restore): it has no table to record anything in yet."""
+    return Backup._meta.db_table in connections[alias].introspection.table_names()
+
+
 def resolve(ref: str | int | Backup) -> Ref:
     if isinstance(ref, Backup):
         return Ref(base=ref.name, backup=ref)
     text = str(ref).strip()
     backup = None
+    if not operations_schema_present():
+        # A fresh database to restore into: archives are found by name alone, as after losing the database.
+        if text.isdigit():
+            raise OperationsError(
+                f"this database has no DocuID tables (a fresh database?), so it knows no backup {text}: give the "
+                "archive name instead (docuid-YYYYMMDDTHHMMSSZ-xxxxxx, as listed in the backup storage)"
+            )
+        base = text.removesuffix(".tar.aes").removesuffix(".manifest.aes")
+        if not get_storage(PRIMARY).exists(archive_name(base)):
+            raise OperationsError(f"no backup named {base!r} in the backup storage")
+        return Ref(base=base, backup=None)
     if text.isdigit():
         backup = Backup.objects.filter(pk=int(text)).first()
         if backup is None:

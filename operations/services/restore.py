@@ -24,6 +24,7 @@ from operations.services.common import (
     Ref,
     exclusive_lock,
     no_progress,
+    operations_schema_present,
     read_manifest,
     resolve,
     unlink_quietly,
@@ -92,6 +93,8 @@ def _restore_file(key: str, stream, size: int) -> tuple[str, int]:
 
 def _operations_history() -> tuple[list[dict], list[dict]]:
     """Backups and drills as they stand now: a restore must not forget backups newer than itself."""
+    if not operations_schema_present():
+        return [], []  # a fresh, empty database: nothing to remember
     backups = [model_to_dict(b) | {"id": b.pk} for b in Backup.objects.all()]
     drills = [
         model_to_dict(d, exclude=["backup"]) | {"backup_name": d.backup.name if d.backup else None}

@@ -39,7 +39,7 @@ from operations.services.common import (
     unlink_quietly,
     work_dir,
 )
-from operations.storage import CHUNK, HashingReader, backup_storage_aliases, get_storage, is_local
+from operations.storage import CHUNK, HashingReader, backup_storage_aliases, get_storage, is_local, sha256_of
 
 logger = logging.getLogger("docuid.operations")
 
@@ -321,3 +321,96 @@ def _record(ref: Ref, report: VerifyReport, *, acting_user) -> None:
         logger.info("backup %s verified in %.1fs", ref.base, report.seconds)
     else:
         logger.error("backup %s FAILED verification: %s", ref.base, "; ".join(report.problems))
+
+
+# --- Re-verifying replica copies ------------------------------------------------------
+
+
+@dataclass
+class ReplicaCheck:
+    backup: str
+    storage: str
+    ok: bool
+    problem: str = ""
+
+
+def replica_aliases(replica: str | None) -> list[str]:
+    """The replica storages to check: all, or one by name (`dr` or `backups_dr`)."""
+    replicas = backup_storage_aliases()[1:]
+    if not replica:
+        return replicas
+    alias = replica if replica.startswith("backups_") else f"backups_{replica}"
+    if alias not in replicas:
+        names = ", ".join(a.removeprefix("backups_") for a in replicas) or "none configured"
+        raise OperationsError(f"no backup replica named {replica!r} (DOCUID_BACKUP_REPLICAS: {names})")
+    return [alias]
+
+
+def _check_replica_copy(backup: Backup, alias: str) -> tuple[str, bool]:
+    """(problem or "", whether the copy is bad rather than unreachable); reads the whole archive back."""
+    storage = get_storage(alias)
+    name = archive_name(backup.name)
+    try:
+        sha, size = sha256_of(storage, name)
+    except FileNotFoundError:
+        return f"storage {alias!r} is missing {name}", True
+    except OSError as exc:
+        return f"storage {alias!r} is unreachable: {exc}", False
+    if (sha, size) != (backup.sha256, backup.size_bytes):
+        return f"storage {alias!r} holds {name} with another checksum or size than recorded ({size} bytes)", True
+    try:
+        manifest = read_manifest(backup.name, location=alias)
+    except OperationsError as exc:
+        return str(exc), True
+    except OSError as exc:
+        return f"storage {alias!r} is unreachable: {exc}", False
+    if manifest.get("archive", {}).get("sha256") != backup.sha256:
+        return f"storage {alias!r} holds a manifest naming another archive", True
+    return "", False
+
+
+def backup_replicas_verify(*, replica: str | None = None, acting_user=None) -> list[ReplicaCheck]:
+    """Read back every kept backup's copy on the replicas and check it against the recorded SHA-256.
+
+    A missing or different copy is taken off the backup's locations and queued for
+    backup_replicas_retry (which copies it again from the primary); an unreachable
+    replica is reported and keeps its place.
+    """
+    aliases = replica_aliases(replica)
+    checks = []
+    backups = Backup.objects.filter(status=Backup.Status.SUCCEEDED).order_by("-started_at")
+    for backup in backups:
+        for alias in aliases:
+            if alias not in (backup.locations or []):
+                continue
+            problem, bad = _check_replica_copy(backup, alias)
+            checks.append(ReplicaCheck(backup=backup.name, storage=alias, ok=not problem, problem=problem))
+            now = timezone.now()
+            with transaction.atomic():
+                backup.replica_checks = {
+                    **(backup.replica_checks or {}),
+                    alias: {"checked_at": now.isoformat(), "ok": not problem, "error": problem[:500]},
+                }
+                fields = ["replica_checks"]
+                if bad:
+                    backup.locations = [a for a in backup.locations if a != alias]
+                    backup.replicas_pending = sorted({*backup.replicas_pending, alias})
+                    backup.replica_error = problem[:2000]
+                    fields += ["locations", "replicas_pending", "replica_error"]
+                backup.save(update_fields=fields)
+                record(
+                    Action.OPS_BACKUP_VERIFIED,
+                    outcome=Outcome.SUCCESS if not problem else Outcome.FAILURE,
+                    actor=acting_user,
+                    target=backup,
+                    data={
+                        "name": backup.name,
+                        "replica": alias,
+                        "ok": not problem,
+                        "problems": [problem] if problem else [],
+                    },
+                )
+            if problem:
+                logger.error("backup %s: replica copy FAILED its check: %s", backup.name, problem)
+    logger.info("replica copies checked: %d ok, %d failed", sum(c.ok for c in checks), sum(not c.ok for c in checks))
+    return checks

@@ -15,8 +15,15 @@ from operations.archive import archive_name, manifest_name
 from operations.crypto import generate_key
 from operations.errors import BackupError
 from operations.models import Backup
-from operations.services import backup_retention_apply, backup_run, backup_verify
+from operations.services import (
+    backup_pin,
+    backup_replicas_retry,
+    backup_retention_apply,
+    backup_run,
+    backup_verify,
+)
 from operations.services.common import read_manifest
+from operations.storage import sha256_of
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,17 +98,95 @@ def test_an_unreachable_backup_storage_fails_loudly_and_is_recorded_and_audited(
     assert AuditEvent.objects.filter(action=Action.OPS_BACKUP_FAILED, target_id=str(backup.pk)).exists()
 
 
-def test_an_unreachable_replica_fails_the_backup_loudly(backup_env, settings):
+def _replica_down(backup_env, settings) -> dict:
+    """Point the dr replica at a path under a file (unreachable); return its working configuration."""
+    working = settings.STORAGES["backups_dr"]
     blocker = backup_env / "dr-file"
     blocker.write_text("x")
     settings.STORAGES = {
         **settings.STORAGES,
-        "backups_dr": {**settings.STORAGES["backups_dr"], "OPTIONS": {"location": str(blocker / "dr")}},
+        "backups_dr": {**working, "OPTIONS": {"location": str(blocker / "dr")}},
     }
+    return working
 
-    with pytest.raises(BackupError, match="replica storage 'backups_dr' is unreachable"):
-        backup_run()
-    assert Backup.objects.get().status == Backup.Status.FAILED
+
+def test_an_unreachable_replica_keeps_the_local_backup_marked_degraded_and_says_so(backup_env, settings, caplog):
+    _replica_down(backup_env, settings)
+
+    backup = backup_run()
+
+    backup.refresh_from_db()
+    assert backup.status == Backup.Status.SUCCEEDED
+    assert backup.locations == ["backups"] and backup.replicas_pending == ["backups_dr"]
+    assert backup.degraded and "unreachable" in backup.replica_error
+    assert storages["backups"].exists(archive_name(backup.name))
+    assert any(r.levelname == "ERROR" and "degraded" in r.getMessage() for r in caplog.records)
+    assert backup_verify(backup=backup).ok  # the kept copy is a real, restorable backup
+
+
+def test_the_replica_retry_copies_a_kept_backup_once_the_replica_is_back(backup_env, settings):
+    working = _replica_down(backup_env, settings)
+    backup = backup_run()
+    assert backup_replicas_retry() == []  # still down: stays pending
+    assert Backup.objects.get(pk=backup.pk).replicas_pending == ["backups_dr"]
+
+    settings.STORAGES = {**settings.STORAGES, "backups_dr": working}
+    completed = backup_replicas_retry()
+
+    backup.refresh_from_db()
+    assert completed == [backup]
+    assert backup.locations == ["backups", "backups_dr"] and backup.replicas_pending == []
+    assert sha256_of(storages["backups_dr"], archive_name(backup.name)) == (backup.sha256, backup.size_bytes)
+    assert AuditEvent.objects.filter(action=Action.OPS_BACKUP_REPLICATED, target_id=str(backup.pk)).exists()
+
+
+def test_replica_retry_and_reverification_are_scheduled(settings):
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "operations.tasks.backup_replicas_retry_scheduled" in tasks
+    assert "operations.tasks.backup_replicas_verify_scheduled" in tasks
+
+
+def test_the_scheduled_replica_retry_runs_the_retry(backup_env, settings):
+    from operations.tasks import backup_replicas_retry_scheduled
+
+    working = _replica_down(backup_env, settings)
+    backup = backup_run()
+    settings.STORAGES = {**settings.STORAGES, "backups_dr": working}
+
+    assert backup_replicas_retry_scheduled.delay().get() == {"completed": [backup.name]}
+
+
+def _flip_a_byte(path: Path, offset: int = 200) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        byte = handle.read(1)
+        handle.seek(offset)
+        handle.write(bytes([byte[0] ^ 1]))
+
+
+def test_backup_verify_replica_reads_every_copy_back_and_queues_a_rotten_one_for_copying_again(stored_files):
+    good, rotten = backup_run(), backup_run()
+    _flip_a_byte(Path(storages["backups_dr"].path(archive_name(rotten.name))))
+
+    with pytest.raises(CommandError, match="1 of 2 replica copies failed"):
+        call_command("backup_verify", "--replica")
+
+    good.refresh_from_db(), rotten.refresh_from_db()
+    assert good.replica_checks["backups_dr"]["ok"] is True and good.locations == ["backups", "backups_dr"]
+    assert rotten.replica_checks["backups_dr"]["ok"] is False
+    assert rotten.locations == ["backups"] and rotten.replicas_pending == ["backups_dr"]
+    assert AuditEvent.objects.filter(action=Action.OPS_BACKUP_VERIFIED, outcome="failure").count() == 1
+
+    backup_replicas_retry()  # the next retry copies it again from the primary
+
+    call_command("backup_verify", "--replica", "dr")
+    rotten.refresh_from_db()
+    assert rotten.replica_checks["backups_dr"]["ok"] is True and rotten.replicas_pending == []
+
+
+def test_backup_verify_replica_names_an_unknown_replica(backup_env):
+    with pytest.raises(CommandError, match="no backup replica named 'offsite'"):
+        call_command("backup_verify", "--replica", "offsite")
 
 
 def test_a_backup_verifies_and_the_result_is_recorded_and_audited(stored_files):
@@ -221,7 +306,95 @@ def test_retention_keeps_daily_weekly_and_monthly_backups_and_prunes_the_rest(ba
     assert {b.pk for b in pruned} == {b.pk for b in backups[3:]}
 
 
+def _same_day(hours_ago: int) -> Backup:
+    started = timezone.now().replace(hour=23, minute=0) - timedelta(days=1, hours=hours_ago)
+    return Backup.objects.create(
+        name=f"docuid-test-h{hours_ago}",
+        status=Backup.Status.SUCCEEDED,
+        started_at=started,
+        finished_at=started + timedelta(minutes=1),
+        locations=["backups"],
+    )
+
+
+def test_retention_keeps_the_last_n_backups_even_on_the_same_day(backup_env, settings):
+    settings.DOCUID_BACKUP_KEEP_LAST = 3
+    settings.DOCUID_BACKUP_KEEP_DAILY, settings.DOCUID_BACKUP_KEEP_WEEKLY, settings.DOCUID_BACKUP_KEEP_MONTHLY = 1, 0, 0
+    for hours in (1, 2, 3, 4):  # e.g. the nightly one and manual ones before risky changes
+        _same_day(hours)
+
+    pruned = backup_retention_apply()
+
+    assert [b.name for b in pruned] == ["docuid-test-h4"]
+
+
+def test_a_pinned_backup_is_never_pruned(backup_env, settings):
+    settings.DOCUID_BACKUP_KEEP_LAST = 1
+    settings.DOCUID_BACKUP_KEEP_DAILY, settings.DOCUID_BACKUP_KEEP_WEEKLY, settings.DOCUID_BACKUP_KEEP_MONTHLY = 1, 0, 0
+    kept = _succeeded(100)
+    backup_pin(backup=kept.pk)
+    _succeeded(50)
+    _succeeded(0)
+
+    pruned = backup_retention_apply()
+
+    assert [b.name for b in pruned] == ["docuid-test-50"]
+    assert Backup.objects.get(pk=kept.pk).status == Backup.Status.SUCCEEDED
+
+
+def test_the_pin_command_pins_and_unpins_and_both_are_audited(backup_env, capsys):
+    backup = _succeeded(3)
+
+    call_command("backup", "pin", str(backup.pk))
+    assert Backup.objects.get(pk=backup.pk).pinned
+    call_command("backup", "unpin", backup.name)
+
+    assert not Backup.objects.get(pk=backup.pk).pinned
+    assert "pinned: retention never prunes it" in capsys.readouterr().out
+    events = AuditEvent.objects.filter(action=Action.OPS_BACKUP_PINNED, target_id=str(backup.pk))
+    assert [e.data["pinned"] for e in events.order_by("id")] == [True, False]
+
+
+def test_a_failed_backup_cannot_be_pinned(backup_env):
+    failed = Backup.objects.create(name="docuid-failed", status=Backup.Status.FAILED, started_at=timezone.now())
+
+    with pytest.raises(CommandError, match="failed: nothing to keep"):
+        call_command("backup", "pin", str(failed.pk))
+
+
+def test_staff_pin_a_backup_from_the_admin(client):
+    from tests.audit.test_admin import verified_client
+    from tests.factories import StaffFactory
+
+    backup = _succeeded(3)
+    admin = verified_client(client, StaffFactory(is_superuser=True))
+
+    response = admin.post(
+        "/admin/operations/backup/", {"action": "pin_backups", "_selected_action": [backup.pk]}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert Backup.objects.get(pk=backup.pk).pinned
+
+
+def test_staff_without_the_change_permission_cannot_pin(client):
+    from django.contrib.auth.models import Permission
+
+    from tests.audit.test_admin import verified_client
+    from tests.factories import StaffFactory
+
+    backup = _succeeded(3)
+    viewer = StaffFactory()
+    viewer.user_permissions.add(Permission.objects.get(codename="view_backup"))
+    admin = verified_client(client, viewer)
+
+    admin.post("/admin/operations/backup/", {"action": "pin_backups", "_selected_action": [backup.pk]})
+
+    assert not Backup.objects.get(pk=backup.pk).pinned
+
+
 def test_retention_deletes_pruned_archives_from_every_storage(stored_files, settings):
+    settings.DOCUID_BACKUP_KEEP_LAST = 1
     settings.DOCUID_BACKUP_KEEP_DAILY, settings.DOCUID_BACKUP_KEEP_WEEKLY, settings.DOCUID_BACKUP_KEEP_MONTHLY = 1, 0, 0
     old = backup_run()
     Backup.objects.filter(pk=old.pk).update(started_at=timezone.now() - timedelta(days=3))

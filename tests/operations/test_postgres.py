@@ -175,3 +175,48 @@ def test_pg_restore_warnings_beyond_a_pipes_buffer_do_not_block_a_scratch_restor
             dbtools._psql_restore(tmp_path / "unused", settings_dict, settings_dict["NAME"], replace_schema=False)
     else:
         dbtools._psql_restore(tmp_path / "unused", settings_dict, settings_dict["NAME"], replace_schema=False)
+
+
+def test_restore_into_a_fresh_empty_postgresql_database_works_by_itself(postgres, stored_files, backup_env, settings):
+    """The site's database is lost: `createdb`, then `restore NAME --yes`, with no migrate in between."""
+    import os
+    import secrets
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from operations import dbtools
+
+    UserFactory()
+    backup = backup_run()
+    db = connection.settings_dict
+    fresh = f"docuid_fresh_{secrets.token_hex(4)}"
+    with dbtools.pg_connect(db, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{fresh}"')
+    try:
+        env = {
+            "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{fresh}",
+            "DOCUID_VAR_DIR": str(backup_env),
+            "DOCUID_BACKUP_KEY": settings.DOCUID_BACKUP_KEY,
+            "DOCUID_BACKUP_WORK_DIR": str(settings.DOCUID_BACKUP_WORK_DIR),
+            "DOCUID_BACKUP_REPLICAS": "",
+            "DEBUG": "1",
+            "SECRET_KEY": "test-only",
+            "DJANGO_SETTINGS_MODULE": "docuid.settings",
+        }
+        result = subprocess.run(
+            [sys.executable, "manage.py", "restore", backup.name, "--yes"],
+            cwd=Path(__file__).resolve().parents[2],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        with dbtools.pg_connect(db, dbname=fresh) as conn:
+            status = conn.execute("SELECT status FROM operations_backup WHERE name = %s", [backup.name]).fetchone()
+            users = conn.execute("SELECT count(*) FROM accounts_user").fetchone()[0]
+        assert status == ("succeeded",) and users >= 1
+    finally:
+        with dbtools.pg_connect(db, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')

@@ -1,4 +1,8 @@
 import hashlib
+import os
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -258,3 +262,44 @@ def test_recovery_commands_do_not_wait_on_unrelated_system_checks(name):
     from django.core.management import load_command_class
 
     assert load_command_class("operations", name).requires_system_checks == []
+
+
+# --- into a fresh, empty database (the site's database was lost) ----------------------------
+
+
+def _manage_run(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_restore_into_a_fresh_empty_sqlite_database_works_by_itself(sqlite_project):
+    backup = _manage_run(sqlite_project, "backup")
+    assert backup.returncode == 0, backup.stdout + backup.stderr
+    name = next(p.name for p in (Path(sqlite_project["DOCUID_VAR_DIR"]) / "backups").glob("*.tar.aes"))
+    base = name.removesuffix(".tar.aes")
+    fresh = Path(sqlite_project["DOCUID_VAR_DIR"]) / "fresh.sqlite3"  # does not exist yet: a new, empty database
+    env = {**sqlite_project, "DATABASE_URL": f"sqlite:///{fresh}"}
+
+    restored = _manage_run(env, "restore", base, "--yes")
+
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert "Traceback" not in restored.stderr
+    with sqlite3.connect(fresh) as conn:
+        assert conn.execute("SELECT status FROM operations_backup WHERE name = ?", (base,)).fetchone() == ("succeeded",)
+        assert conn.execute("SELECT count(*) FROM django_migrations").fetchone()[0] > 0
+
+
+def test_a_backup_id_on_an_empty_database_asks_for_the_archive_name(sqlite_project):
+    fresh = Path(sqlite_project["DOCUID_VAR_DIR"]) / "fresh.sqlite3"
+
+    result = _manage_run({**sqlite_project, "DATABASE_URL": f"sqlite:///{fresh}"}, "restore", "7")
+
+    assert result.returncode == 1
+    assert "no DocuID tables" in result.stderr and "archive name" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -19,5 +19,8 @@ class Command(BaseCommand):
             size = "" if b.size_bytes is None else str(b.size_bytes)
             self.stdout.write(
                 f"{b.pk:>5}  {b.name:<36} {b.status:<10} {b.started_at:%Y-%m-%d %H:%M:%S}  {size:>12}  "
-                f"{b.verify_status:<8}  {','.join(b.locations)}" + (f"  error: {b.error[:80]}" if b.error else "")
+                f"{b.verify_status:<8}  {','.join(b.locations)}"
+                + ("  PINNED" if b.pinned else "")
+                + (f"  DEGRADED: not yet in {','.join(b.replicas_pending)}" if b.degraded else "")
+                + (f"  error: {b.error[:80]}" if b.error else "")
             )
