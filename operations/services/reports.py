@@ -35,7 +35,11 @@ AUTH_FAILURE_ACTIONS = {
     Action.AUTH_FAILED: None,  # data["reason"]: wrong_match_code, assertion_failed, provider_error
 }
 AUTH_ACTIONS = [Action.AUTH_APPROVED, *AUTH_FAILURE_ACTIONS]
-CHART_WIDTH, CHART_HEIGHT = 480, 120
+# Chart geometry (SVG user units): the plot sits inside margins for the value axis (left) and time labels (bottom).
+CHART_WIDTH, CHART_HEIGHT = 640, 220
+CHART_MARGIN = {"left": 44, "right": 12, "top": 22, "bottom": 40}
+CHART_COLOURS = {"auth_success": "#1a7f37", "auth_failure": "#b42318", "document_opens": "#1f5fbf"}
+CHART_LABELS = {"auth_success": "Succeeded", "auth_failure": "Failed", "document_opens": "Opened"}
 
 
 @dataclass(frozen=True)
@@ -112,10 +116,14 @@ class OpsReport:
     def mttr(self) -> timedelta | None:
         return _mean([row.time_to_recover for row in self.incidents])
 
-    def chart(self, metric: str) -> list[dict]:
-        """Bars for a small inline SVG (presentation attributes only: the CSP allows no inline style)."""
-        values = [getattr(bucket, metric) for bucket in self.buckets]
-        return svg_bars(values)
+    def chart(self, *metrics: str) -> dict:
+        """One chart of `metrics` per bucket, side by side on one value scale (see bar_chart)."""
+        unit = "hour" if self.period == "daily" else "day"
+        return bar_chart(
+            starts=[bucket.start for bucket in self.buckets],
+            series=[(CHART_LABELS[m], [getattr(b, m) for b in self.buckets], CHART_COLOURS[m]) for m in metrics],
+            unit=unit,
+        )
 
 
 def _mean(samples: list[timedelta | None]) -> timedelta | None:
@@ -125,24 +133,90 @@ def _mean(samples: list[timedelta | None]) -> timedelta | None:
     return sum(present, timedelta(0)) / len(present)
 
 
-def svg_bars(values: list[int], *, width: int = CHART_WIDTH, height: int = CHART_HEIGHT) -> list[dict]:
-    if not values:
-        return []
-    top = max(values) or 1
-    slot = width / len(values)
+def nice_ceiling(value: int) -> tuple[int, int]:
+    """(top of the value axis, tick step): the smallest 1-2-5 step giving at most 5 ticks that reach `value`."""
+    if value <= 0:
+        return 1, 1
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            step = factor * magnitude
+            ticks = -(-value // step)  # ceil
+            if ticks <= 5:
+                return ticks * step, step
+        magnitude *= 10
+
+
+def _time_label(start: datetime, unit: str) -> str:
+    return f"{start:%H}:00" if unit == "hour" else f"{start:%a %d}"
+
+
+def bar_chart(
+    *,
+    starts: list[datetime],
+    series: list[tuple[str, list[int], str]],
+    unit: str,
+    width: int = CHART_WIDTH,
+    height: int = CHART_HEIGHT,
+) -> dict:
+    """Geometry of a bar chart for the report's inline SVG (presentation attributes only: the CSP allows no
+    inline style), so a designer edits the template and the numbers come from here.
+
+    Every series shares one value scale (0 to a round number above the largest value),
+    so one failure is drawn a fifteenth as tall as fifteen successes. The value axis
+    has ticks and labels, the time axis bucket start times (UTC), and every non-zero
+    bar its value above it.
+    """
+    m = CHART_MARGIN
+    plot_w, plot_h = width - m["left"] - m["right"], height - m["top"] - m["bottom"]
+    base_y = m["top"] + plot_h
+    peak = max((value for _, values, _ in series for value in values), default=0)
+    top, step = nice_ceiling(peak)
+    count = max(len(starts), 1)
+    slot = plot_w / count
+    group = slot * 0.8
+    bar_w = group / max(len(series), 1)
     bars = []
-    for index, value in enumerate(values):
-        bar_height = round(value / top * (height - 10), 1)
-        bars.append(
-            {
-                "x": round(index * slot + slot * 0.1, 1),
-                "y": round(height - bar_height, 1),
-                "width": round(slot * 0.8, 1),
-                "height": bar_height,
-                "value": value,
-            }
-        )
-    return bars
+    for s_index, (label, values, colour) in enumerate(series):
+        for index, value in enumerate(values):
+            bar_h = value / top * plot_h
+            x = m["left"] + index * slot + (slot - group) / 2 + s_index * bar_w
+            bars.append(
+                {
+                    "x": round(x, 1),
+                    "y": round(base_y - bar_h, 1),
+                    "width": round(max(bar_w - 1, 1), 1),
+                    "height": round(bar_h, 1),
+                    "value": value,
+                    "fill": colour,
+                    "title": f"{label} {_time_label(starts[index], unit)} UTC: {value}",
+                    "label_x": round(x + bar_w / 2, 1),
+                    "label_y": round(base_y - bar_h - 3, 1),
+                }
+            )
+    y_ticks = [{"y": round(base_y - value / top * plot_h, 1), "label": value} for value in range(0, top + 1, step)]
+    every = max(1, -(-count // 8))  # at most 8 time labels, so they never overlap
+    x_ticks = [
+        {"x": round(m["left"] + index * slot + slot / 2, 1), "label": _time_label(start, unit)}
+        for index, start in enumerate(starts)
+        if index % every == 0
+    ]
+    return {
+        "width": width,
+        "height": height,
+        "left": m["left"],
+        "right": width - m["right"],
+        "top": m["top"],
+        "base_y": base_y,
+        "bars": bars,
+        "y_ticks": y_ticks,
+        "x_ticks": x_ticks,
+        "x_title": f"{'Hour' if unit == 'hour' else 'Day'} starting (UTC)",
+        "legend": [
+            {"label": label, "fill": colour, "x": m["left"] + i * 110, "text_x": m["left"] + i * 110 + 14}
+            for i, (label, _, colour) in enumerate(series)
+        ],
+    }
 
 
 def _period_bounds(period: str, until: datetime | None) -> tuple[datetime, datetime, str]:
@@ -359,11 +433,8 @@ def ops_report_context(report: OpsReport) -> dict:
             {"row": row, "tta": duration(row.time_to_acknowledge), "ttr": duration(row.time_to_recover)}
             for row in report.incidents
         ],
-        "auth_chart": report.chart("auth_failure"),
-        "success_chart": report.chart("auth_success"),
+        "logins_chart": report.chart("auth_success", "auth_failure"),
         "opens_chart": report.chart("document_opens"),
-        "chart_width": CHART_WIDTH,
-        "chart_height": CHART_HEIGHT,
     }
 
 

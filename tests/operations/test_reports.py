@@ -185,3 +185,69 @@ def test_an_unknown_report_period_falls_back_to_daily(client):
 
 def test_the_report_page_needs_staff(client):
     assert client.get("/admin/operations/incident/report/").status_code == 302
+
+
+# --- charts people can read -----------------------------------------------------------------
+
+
+def _one_busy_hour(successes: int, failures: int):
+    from operations.services.reports import Bucket
+
+    report = ops_report_build(period="daily", until=timezone.now().replace(minute=30))
+    busy = report.buckets[-1]
+    report.buckets[-1] = Bucket(start=busy.start, auth_success=successes, auth_failure=failures)
+    return report, busy.start
+
+
+def test_successes_and_failures_share_one_scale_so_one_failure_is_drawn_a_fifteenth_as_tall():
+    report, _ = _one_busy_hour(15, 1)
+
+    bars = {bar["fill"]: bar for bar in report.chart("auth_success", "auth_failure")["bars"] if bar["value"]}
+
+    success, failure = bars["#1a7f37"], bars["#b42318"]
+    assert failure["height"] == pytest.approx(success["height"] / 15, abs=0.1)
+    assert success["y"] + success["height"] == failure["y"] + failure["height"]  # one baseline
+
+
+def test_a_chart_has_a_value_axis_time_labels_and_each_bars_value():
+    report, busy_start = _one_busy_hour(15, 1)
+
+    chart = report.chart("auth_success", "auth_failure")
+
+    assert [tick["label"] for tick in chart["y_ticks"]] == [0, 5, 10, 15]
+    assert all(tick["label"].endswith(":00") for tick in chart["x_ticks"]) and 3 <= len(chart["x_ticks"]) <= 8
+    assert f"{report.buckets[0].start:%H}:00" == chart["x_ticks"][0]["label"]
+    assert chart["x_title"] == "Hour starting (UTC)"
+    assert f"{busy_start:%H}:00 UTC: 15" in next(bar["title"] for bar in chart["bars"] if bar["value"] == 15)
+
+
+def test_the_rendered_report_shows_axes_time_labels_and_values(logins):
+    from django.template.loader import render_to_string
+
+    from operations.services.reports import ops_report_context
+
+    report = ops_report_build(period="daily")
+    html = render_to_string("operations/report_email.html", ops_report_context(report))
+
+    logins_svg = html.split('aria-label="Succeeded and failed logins per bucket, one scale"', 1)[1].split("</svg>")[0]
+    assert ">Succeeded</text>" in logins_svg and ">Failed</text>" in logins_svg  # legend
+    values = [text.split("</text>")[0] for text in logins_svg.split('font-size="9" fill="#24292f">')[1:]]
+    assert sorted(values) == ["5", "6"]  # each bar's value above it: 6 approved, 5 failed
+    assert f">{report.buckets[0].start:%H}:00</text>" in logins_svg  # time axis
+    assert "Hour starting (UTC)" in logins_svg
+    assert "style=" not in html.split("<h2>Authentication</h2>", 1)[1]  # the CSP allows no inline style
+
+
+def test_nice_ceiling_gives_round_axis_tops():
+    from operations.services.reports import nice_ceiling
+
+    assert [nice_ceiling(v) for v in (0, 1, 4, 7, 15, 31, 156, 999)] == [
+        (1, 1),
+        (1, 1),
+        (4, 1),
+        (8, 2),
+        (15, 5),
+        (40, 10),
+        (200, 50),
+        (1000, 200),
+    ]
