@@ -17,7 +17,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+    # An empty variable means unset: process managers pass `NAME=` lines of .env.example through.
+    return os.environ.get(name, "").strip() or default
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -59,6 +60,10 @@ if not SECRET_KEY:
     SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1" if DEBUG else "")
+if not DEBUG:
+    # Prometheus's scrape and Alertmanager's webhook reach gunicorn on the loopback address, not by
+    # the site's name; nginx's default server refuses any other name (deploy/nginx/docuid.conf).
+    ALLOWED_HOSTS += [host for host in ("127.0.0.1", "[::1]") if host not in ALLOWED_HOSTS]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 DOCUID_VERSION = "0.1.0"
 VAR_DIR = Path(env("DOCUID_VAR_DIR", str(BASE_DIR / "var")))
@@ -225,10 +230,14 @@ OTP_WEBAUTHN_TIMEOUT_SECONDS = 120
 DOCUID_LOGIN_REQUEST_TTL_SECONDS = env_int("DOCUID_LOGIN_REQUEST_TTL_SECONDS", 300)
 DOCUID_ENROLLMENT_TTL_HOURS = env_int("DOCUID_ENROLLMENT_TTL_HOURS", 24)
 DOCUID_FRAUD_BLOCK_MINUTES = env_int("DOCUID_FRAUD_BLOCK_MINUTES", 20)
-DOCUID_RATE_LIMIT_PHONE = env_int("DOCUID_RATE_LIMIT_PHONE", 5)  # login requests per number per client IP per window
-# ...and per number from every network together: one stranger cannot lock a number out, a crowd cannot push-bomb it.
-DOCUID_RATE_LIMIT_PHONE_TOTAL = env_int("DOCUID_RATE_LIMIT_PHONE_TOTAL", 15)
-DOCUID_RATE_LIMIT_IP = env_int("DOCUID_RATE_LIMIT_IP", 20)  # login requests per client IP per window
+# Login limits (accounts/services/limits.py). Networks are IPv4 /24 and IPv6 /64.
+DOCUID_RATE_LIMIT_PHONE = env_int("DOCUID_RATE_LIMIT_PHONE", 5)  # login requests per number per network per window
+# Prompts (push, SMS) per number per hour for browsers that never signed in as it; past it, no prompt is sent
+# (the request is still accepted), so strangers cannot push-bomb a phone nor, by refusals, lock its owner out.
+DOCUID_LOGIN_PROMPTS_PER_HOUR = env_int("DOCUID_LOGIN_PROMPTS_PER_HOUR", 10)
+# A browser that signed in as a number is exempt from the limits above for it for this long (signed cookie).
+DOCUID_KNOWN_BROWSER_DAYS = env_int("DOCUID_KNOWN_BROWSER_DAYS", 90)
+DOCUID_RATE_LIMIT_IP = env_int("DOCUID_RATE_LIMIT_IP", 20)  # login requests per network per window
 DOCUID_RATE_LIMIT_WINDOW_SECONDS = env_int("DOCUID_RATE_LIMIT_WINDOW_SECONDS", 900)
 DOCUID_DENIAL_LOCK_COUNT = env_int("DOCUID_DENIAL_LOCK_COUNT", 5)  # denials that lock a number...
 DOCUID_DENIAL_LOCK_WINDOW_SECONDS = env_int("DOCUID_DENIAL_LOCK_WINDOW_SECONDS", 3600)  # ...within this window
@@ -526,6 +535,12 @@ CELERY_BEAT_SCHEDULE["operations-ops-report-weekly"] = {
     "schedule": crontab(day_of_week="mon", hour=DOCUID_OPS_REPORT_HOUR, minute=DOCUID_OPS_REPORT_MINUTE),
     "kwargs": {"period": "weekly"},
 }
+# The status page nginx serves when the app does not answer is re-published every minute.
+CELERY_BEAT_SCHEDULE["operations-status-publish"] = {
+    "task": "operations.tasks.status_publish",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}
 CELERY_WORKER_METRICS_PORT = env_int("CELERY_WORKER_METRICS_PORT", 9808)
 # A worker keeps its processes' metrics in CELERY_WORKER_PROMETHEUS_MULTIPROC_DIR (default
 # $DOCUID_VAR_DIR/prometheus-worker; read by docuid/celery.py before Django starts).
@@ -551,6 +566,12 @@ METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1" if DEBUG e
 METRICS_TOKEN = env("METRICS_TOKEN")
 PROMETHEUS_EXPORT_MIGRATIONS = False
 PROMETHEUS_METRIC_NAMESPACE = ""
+# PROMETHEUS_MULTIPROC_DIR belongs to the web process (deploy/gunicorn.conf.py sets it). Empty
+# means unset, as everywhere; set, the directory is created before any metric opens a file in it.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip():
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+else:
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"].strip()).mkdir(parents=True, exist_ok=True)
 
 # --- Logging ----------------------------------------------------------------
 # JSON lines on stdout; every handler masks PII (docuid/logging.py).
@@ -586,6 +607,8 @@ LOGGING = {
         "celery": {"handlers": ["stdout"], "level": DOCUID_LOG_LEVEL, "propagate": False},
     },
 }
+# Error reports (the DEBUG page, error emails) hide connection strings and URL passwords too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "docuid.error_reports.CredentialHidingExceptionReporterFilter"
 
 # --- Security headers -------------------------------------------------------
 
@@ -608,7 +631,10 @@ CONTENT_SECURITY_POLICY = {
 }
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DOCUID_SECURE_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    # The webhook is exempt for Alertmanager on the same host, which posts to the ops listener
+    # (127.0.0.1:8001, Procfile `ops`) in plain HTTP with its bearer token; from outside, nginx
+    # only forwards it over HTTPS.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$", r"^ops/alertmanager/webhook$"]
     SECURE_HSTS_SECONDS = env_int("DOCUID_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -623,8 +649,6 @@ if not DEBUG:
 DOCUID_TRUSTED_PROXY_HOPS = env_int("DOCUID_TRUSTED_PROXY_HOPS", 1 if env_bool("DOCUID_BEHIND_PROXY", False) else 0)
 
 # --- Internationalisation ---------------------------------------------------
-# Error reports (the DEBUG page, error emails) hide connection strings and URL passwords too.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "docuid.error_reports.CredentialHidingExceptionReporterFilter"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

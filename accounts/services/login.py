@@ -88,6 +88,8 @@ def login_request_start(
     attributes (their tokens are never stored): `approval_url`, with full powers, goes only
     to the phone (push, SMS); `qr_url`, for the waiting page's QR code, can approve but
     cannot deny with a strike or report fraud, because the requesting browser sees it.
+    Past the number's hourly prompt cap the request is made and answered all the same, but
+    the phone is not notified (`prompted` on the returned request is False).
     """
     phone_number = normalize_phone(phone_number)
     try:
@@ -96,9 +98,15 @@ def login_request_start(
         record(
             Action.AUTH_RATE_LIMITED,
             outcome=Outcome.FAILURE,
-            data={"channel": channel, "scope": exc.scope, "retry_after": exc.retry_after},
+            data={
+                "channel": channel,
+                "scope": exc.scope,
+                "retry_after": exc.retry_after,
+                **limits.rate_limited_event_data(phone_number=phone_number, client=client_context),
+            },
         )
         raise
+    prompted = limits.login_prompt_allowed(phone_number=phone_number, client=client_context)
     provider = get_provider()
     claim_secret, claim_hash = default_secret_generator.make()
     token, token_hash = default_secret_generator.make()
@@ -130,13 +138,16 @@ def login_request_start(
                 "provider": provider.name,
                 "browser": client_context.browser,
                 "os": client_context.os,
+                "prompted": prompted,
             },
         )
         url = approval_url(token)
         request_id = login_request.pk
         # Known and unknown numbers both go through the queue, so response timing does not tell them apart.
-        transaction.on_commit(lambda: _enqueue_notify(request_id, url))
+        if prompted:
+            transaction.on_commit(lambda: _enqueue_notify(request_id, url))
     login_request.approval_url = url
+    login_request.prompted = prompted
     login_request.qr_url = approval_url(qr_token)
     return login_request, claim_secret
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import services
 from accounts.context import ClientContext
 from accounts.forms import LoginForm
+from accounts.known_browsers import known_browser_remember
 from accounts.models import LoginRequest
 from accounts.providers import get_provider
 from accounts.views.common import ended_page, json_error, rate_limited_page, read_json
@@ -105,7 +106,9 @@ def _finish(request: HttpRequest, request_id, claim_secret: str) -> HttpResponse
         request=request, user=login_request.user, device=login_request.device, method=login_request.provider
     )
     messages.success(request, f"Welcome, {login_request.user.get_short_name()}.")
-    return redirect(settings.LOGIN_REDIRECT_URL)
+    response = redirect(settings.LOGIN_REDIRECT_URL)
+    known_browser_remember(response, request=request, phone_number=login_request.user.phone_number)
+    return response
 
 
 @never_cache
@@ -156,4 +159,6 @@ def passkey_complete_view(request: HttpRequest) -> JsonResponse:
     except services.LoginError as exc:
         return json_error(exc.code, exc.message, 400)
     services.session_login(request=request, user=device.user, device=device, method="passkey")
-    return JsonResponse({"ok": True, "redirect": resolve_url(settings.LOGIN_REDIRECT_URL)})
+    response = JsonResponse({"ok": True, "redirect": resolve_url(settings.LOGIN_REDIRECT_URL)})
+    known_browser_remember(response, request=request, phone_number=device.user.phone_number)
+    return response
