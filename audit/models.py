@@ -104,3 +104,34 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events are append-only: they cannot be deleted.")
+
+
+class AuditChainHeadQuerySet(models.QuerySet):
+    def delete(self):
+        raise AppendOnlyError("The audit chain head is never removed; it only moves forward.")
+
+
+class AuditChainHead(models.Model):
+    """The newest event of the chain, recorded beside it in the same transaction as each append.
+
+    The chain alone cannot show its newest events gone: what is left still links up.
+    `audit_verify` checks that the chain still reaches this event with this hash. One
+    row (id 1); it only moves forward (triggers on both databases, migration audit/0004).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    last_event_id = models.BigIntegerField(editable=False, help_text="Id of the newest event (0: none yet).")
+    last_hash = models.CharField(max_length=64, editable=False, help_text="Hash of the newest event.")
+
+    objects = AuditChainHeadQuerySet.as_manager()
+
+    class Meta:
+        db_table = "audit_chainhead"  # named in audit/migrations/0004's SQL
+        verbose_name = "audit chain head"
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_chainhead_single_row")]
+
+    def __str__(self) -> str:
+        return f"audit chain head: event {self.last_event_id}"
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("The audit chain head is never removed; it only moves forward.")

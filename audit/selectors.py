@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import Model, QuerySet
 
 from audit.chain import GENESIS_HASH, compute_hash
-from audit.models import AuditEvent
+from audit.models import AuditChainHead, AuditEvent
 
 STREAM_CHUNK = 2000
 
@@ -41,12 +41,28 @@ def audit_events_for_export(
 @dataclass(frozen=True)
 class BrokenLink:
     id: int
-    time: datetime
-    field: str  # "prev_hash": the link to the previous event; "hash": the event's own content
+    time: datetime | None  # None when the event itself is gone (field "head" / "saved_head")
+    # "prev_hash": the link to the previous event; "hash": the event's own content;
+    # "head": the chain's head row names an event the chain no longer reaches;
+    # "saved_head": a head hash noted down earlier is no longer in the chain.
+    field: str
     expected: str
     stored: str
 
     def describe(self) -> str:
+        if self.field == "head" and not self.expected:
+            return f"the chain's head row is missing (removed behind the application's back); it ends at {self.stored}"
+        if self.field == "head":
+            return (
+                f"event {self.id}, the newest event recorded in the chain's head, is missing or altered: "
+                f"expected hash {self.expected}, the chain ends at hash {self.stored} "
+                "(its newest events were removed or replaced)"
+            )
+        if self.field == "saved_head":
+            return (
+                f"the saved head {self.expected} is not in the chain, which ends at event {self.id} "
+                f"with hash {self.stored} (events up to the saved head were removed or replaced)"
+            )
         what = "does not follow the previous event" if self.field == "prev_hash" else "was altered"
         return (
             f"event {self.id} at {self.time.isoformat()} {what}: "
@@ -58,7 +74,7 @@ class BrokenLink:
 class ChainVerification:
     ok: bool
     checked: int
-    head: str  # hash of the last event checked: note it down to detect truncation of the tail later
+    head: str  # hash of the last event checked: note it down, `audit_verify --saved-head` checks it later
     first_broken: BrokenLink | None = None
 
 
@@ -67,9 +83,17 @@ def _events_in_chain_order() -> Iterator[AuditEvent]:
     return AuditEvent.objects.order_by("id").iterator(chunk_size=STREAM_CHUNK)
 
 
-def audit_chain_verify() -> ChainVerification:
-    """Walk the chain from the first event; stop at the first broken link."""
-    expected_prev, checked = GENESIS_HASH, 0
+def audit_chain_verify(*, saved_head: str | None = None) -> ChainVerification:
+    """Walk the chain from the first event; stop at the first broken link.
+
+    The chain must also reach the event its head row records (read before the walk, so
+    events appended meanwhile are simply walked too) and, if given, contain `saved_head`:
+    a hash noted down earlier, which the database alone cannot rewrite.
+    """
+    head = AuditChainHead.objects.filter(pk=1).values_list("last_event_id", "last_hash").first()
+    head_id, head_hash = head or (0, GENESIS_HASH)
+    expected_prev, checked, last_id = GENESIS_HASH, 0, 0
+    saved_head_seen = saved_head in (None, GENESIS_HASH)
     for event in _events_in_chain_order():
         checked += 1
         if event.prev_hash != expected_prev:
@@ -79,5 +103,16 @@ def audit_chain_verify() -> ChainVerification:
         if recomputed != event.hash:
             broken = BrokenLink(event.pk, event.time, "hash", recomputed, event.hash)
             return ChainVerification(ok=False, checked=checked, head=expected_prev, first_broken=broken)
-        expected_prev = event.hash
+        if event.pk == head_id and event.hash != head_hash:
+            broken = BrokenLink(head_id, None, "head", head_hash, event.hash)
+            return ChainVerification(ok=False, checked=checked, head=expected_prev, first_broken=broken)
+        saved_head_seen = saved_head_seen or event.hash == saved_head
+        expected_prev, last_id = event.hash, event.pk
+    if last_id < head_id or (head is None and checked):
+        # The newest events are gone: what is left links up, but does not reach the recorded head.
+        broken = BrokenLink(head_id, None, "head", head_hash if head else "", expected_prev)
+        return ChainVerification(ok=False, checked=checked, head=expected_prev, first_broken=broken)
+    if not saved_head_seen:
+        broken = BrokenLink(last_id, None, "saved_head", saved_head, expected_prev)
+        return ChainVerification(ok=False, checked=checked, head=expected_prev, first_broken=broken)
     return ChainVerification(ok=True, checked=checked, head=expected_prev)

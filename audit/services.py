@@ -18,7 +18,7 @@ from audit import metrics
 from audit.actions import Action, Outcome
 from audit.chain import GENESIS_HASH, canonical_parts, compute_hash
 from audit.export import write_csv, write_jsonl
-from audit.models import AuditEvent
+from audit.models import AuditChainHead, AuditEvent
 from audit.selectors import STREAM_CHUNK, audit_events_for_export
 from docuid.request_context import current_request_id
 
@@ -175,13 +175,21 @@ def _append_postgresql(event: AuditEvent) -> None:
 
 
 def _append_locked(event: AuditEvent) -> None:
-    """Append `event` from Python. SQLite opens every transaction with BEGIN IMMEDIATE: the write lock is ours."""
+    """Append `event` from Python. SQLite opens every transaction with BEGIN IMMEDIATE: the write lock is ours.
+
+    As audit_append_event does on PostgreSQL: the previous hash comes from the chain's
+    head row, which moves to the new event in the same transaction.
+    """
     with transaction.atomic(savepoint=False):
-        head = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+        head = AuditChainHead.objects.filter(pk=1).values_list("last_hash", flat=True).first()
+        if head is None:  # no head row (a test database emptied between tests): the chain as it stands
+            head = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+            AuditChainHead.objects.create(pk=1, last_event_id=0, last_hash=GENESIS_HASH)
         event.time = timezone.now()
         event.prev_hash = head or GENESIS_HASH
         event.hash = compute_hash(event)
         event.save(force_insert=True)
+        AuditChainHead.objects.filter(pk=1).update(last_event_id=event.pk, last_hash=event.hash)
 
 
 def _after_commit(*, action: str, outcome: str, data: dict, log_extra: dict) -> None:

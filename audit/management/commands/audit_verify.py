@@ -1,15 +1,35 @@
+import re
+
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.selectors import audit_chain_verify
 
 
+def _hash(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise CommandError("--saved-head must be a head hash as audit_verify printed it (64 hex digits).")
+    return value
+
+
 class Command(BaseCommand):
-    help = "Verify the audit trail's hash chain; exits non-zero naming the first broken link."
+    help = (
+        "Verify the audit trail's hash chain and that it still reaches its recorded head; "
+        "exits non-zero naming the first broken link."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--saved-head",
+            type=str.lower,
+            help="A head hash noted down earlier (from this command or the daily task's log): it must still be in "
+            "the chain. Catches removed newest events even if whoever removed them also rewound the head row.",
+        )
 
     def handle(self, *args, **options):
-        result = audit_chain_verify()
-        if result.first_broken is not None:
-            raise CommandError(
-                f"Audit chain BROKEN after {result.checked - 1} good events: {result.first_broken.describe()}"
-            )
+        saved_head = _hash(options["saved_head"]) if options["saved_head"] else None
+        result = audit_chain_verify(saved_head=saved_head)
+        broken = result.first_broken
+        if broken is not None:
+            good = result.checked - 1 if broken.field in ("prev_hash", "hash") else result.checked
+            raise CommandError(f"Audit chain BROKEN after {good} good events: {broken.describe()}")
         self.stdout.write(f"Audit chain OK: {result.checked} events verified, head {result.head}.")
