@@ -28,7 +28,7 @@ UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537
 @pytest.fixture(autouse=True)
 def _only_the_denial_lock_counts(settings, webauthn_provider):
     # The per-number request limit equals the lock count; raised so that it cannot hide the lock.
-    settings.DOCUID_RATE_LIMIT_PHONE = settings.DOCUID_RATE_LIMIT_PHONE_TOTAL = 100
+    settings.DOCUID_RATE_LIMIT_PHONE = settings.DOCUID_LOGIN_PROMPTS_PER_HOUR = 100
     settings.DOCUID_RATE_LIMIT_IP = 100
 
 

@@ -33,7 +33,7 @@ def keep_test_connection():
 def generous_limits(settings):
     # The run should reach the views rather than stop at 429 (which the schema documents anyway).
     settings.DOCUID_API_RATES = dict.fromkeys(settings.DOCUID_API_RATES, "100000/min")
-    settings.DOCUID_RATE_LIMIT_PHONE = settings.DOCUID_RATE_LIMIT_PHONE_TOTAL = settings.DOCUID_RATE_LIMIT_IP = 100000
+    settings.DOCUID_RATE_LIMIT_PHONE = settings.DOCUID_LOGIN_PROMPTS_PER_HOUR = settings.DOCUID_RATE_LIMIT_IP = 100000
 
 
 def test_the_schema_is_valid_openapi_3(client):
