@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv migrate demo lint format bench-documents bench-backup bench-metrics clean
+.PHONY: run test venv migrate demo lint format bench-documents bench-backup bench-metrics clean prod prod-down
 
 venv: $(STAMP)
 
@@ -36,6 +36,15 @@ run: venv
 	@echo "  Health: http://localhost:$(PORT)/healthz  Ready: http://localhost:$(PORT)/readyz  Admin: http://localhost:$(PORT)/admin/"
 	@echo ""
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# The production shape on this machine (docs/DEPLOYMENT.md): nginx with TLS, gunicorn (web and ops),
+# Celery worker and beat, Prometheus, Alertmanager and the exporters, on the local PostgreSQL and
+# Redis (or DATABASE_URL / REDIS_URL), all started by honcho from the Procfiles, state in var/prod/.
+prod: venv
+	bash deploy/prod-stack.sh up
+
+prod-down:
+	bash deploy/prod-stack.sh down
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)

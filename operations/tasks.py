@@ -14,6 +14,7 @@ from operations.services import (
     backup_verify,
     recovery_drill_run,
 )
+from operations.services.status import status_page_publish
 
 logger = logging.getLogger("docuid.operations")
 
@@ -70,3 +71,9 @@ def ops_report_scheduled(period: str = "daily") -> dict:
 
     report = ops_report_build(period=period)
     return {"period": period, "recipients": ops_report_send(report=report)}
+
+
+@shared_task(name="operations.tasks.status_publish", ignore_result=True)
+def status_publish() -> None:
+    """Keep the status page nginx falls back to fresh (components change without an incident too)."""
+    status_page_publish()

@@ -18,6 +18,7 @@ from audit.actions import Action, Outcome
 from operations.errors import OperationsError
 from operations.models import Incident, IncidentUpdate, PostMortem
 from operations.selectors import status_snapshot_forget
+from operations.services.status import status_page_publish
 
 logger = logging.getLogger("docuid.operations")
 
@@ -64,8 +65,10 @@ def _record(incident: Incident, event: str, *, acting_user=None, request=None, *
         request=request,
         data={"event": event, "status": incident.status, "severity": incident.severity, **extra},
     )
-    # The status page shows the change at once rather than after its cache expires.
+    # The status page shows the change at once rather than after its cache expires, and the copy
+    # nginx serves when the app does not answer is rewritten with it.
     transaction.on_commit(status_snapshot_forget, robust=True)
+    transaction.on_commit(status_page_publish, robust=True)
 
 
 def _locked(incident: Incident) -> Incident:

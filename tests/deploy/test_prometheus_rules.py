@@ -37,6 +37,8 @@ CRITICAL_ALERTS = {
     "DocuIDRecoveryDrillFailing",
 }
 WARNING_ALERTS = {"DocuIDFailedLoginsIncreasing", "DocuIDUnusualTraffic", "DocuIDFraudReports"}
+WORKER_ALERTS = {"DocuIDWorkerDown", "DocuIDBeatStalled", "DocuIDScheduledBackupNotStarted"}
+INFRASTRUCTURE_CRITICAL_ALERTS = {"DocuIDDatabaseDown", "DocuIDWalArchivingFailing", "DocuIDRedisDown"}
 
 
 # --- helpers ------------------------------------------------------------------
@@ -111,6 +113,13 @@ def test_the_issue_alerts_exist_with_their_severities():
     expected = {**{a: {"critical"} for a in CRITICAL_ALERTS}, **{a: {"warning"} for a in WARNING_ALERTS}}
     # A fresh install before its first backup is told as info (an internal note), never paged.
     expected["DocuIDBackupMissing"] = {"critical", "info"}
+    # What DocuID stands on (issue 11): the exporters' alerts. A disk that will fill within the day is
+    # a warning; one nearly full pages.
+    expected |= {a: {"critical"} for a in INFRASTRUCTURE_CRITICAL_ALERTS} | {
+        "DocuIDDiskFilling": {"critical", "warning"}
+    }
+    # The Celery worker and beat: stopped, stalled, or the daily backup never starting (issue 11).
+    expected |= {a: {"critical"} for a in WORKER_ALERTS}
     assert severities == expected
 
 
@@ -342,7 +351,8 @@ def test_alertmanager_sends_every_alert_to_docuid_and_pages_criticals():
     assert first["receiver"] == "docuid-webhook" and first["continue"] is True and "matchers" not in first
     receivers = {receiver["name"]: receiver for receiver in config["receivers"]}
     webhook = receivers["docuid-webhook"]["webhook_configs"][0]
-    assert webhook["url"] == "http://127.0.0.1:8000/ops/alertmanager/webhook"
+    # The ops process, which keeps answering while `web` is down (Procfile `ops`).
+    assert webhook["url"] == "http://127.0.0.1:8001/ops/alertmanager/webhook"
     assert webhook["http_config"]["authorization"]["credentials_file"].startswith(SECRETS_DIR)
     assert receivers["slack-incidents"]["slack_configs"][0]["channel"] == "#docuid-incidents"
     assert "pagerduty_configs" in receivers["pager"]
@@ -366,4 +376,10 @@ def test_prometheus_scrapes_the_app_and_the_worker():
     assert jobs["docuid"]["static_configs"][0]["targets"] == ["127.0.0.1:8000"]
     assert jobs["docuid"]["metrics_path"] == "/metrics"
     assert jobs["docuid-worker"]["static_configs"][0]["targets"] == ["127.0.0.1:9808"]
+    # The standard exporters the infrastructure alerts read (deploy/install-prod-tools.sh installs them).
+    assert {job: jobs[job]["static_configs"][0]["targets"] for job in ("node", "postgres", "redis")} == {
+        "node": ["127.0.0.1:9100"],
+        "postgres": ["127.0.0.1:9187"],
+        "redis": ["127.0.0.1:9121"],
+    }
     assert config["rule_files"] == ["rules.yml"]

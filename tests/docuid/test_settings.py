@@ -93,3 +93,54 @@ def test_makemigrations_check_runs_in_a_bare_checkout_but_nothing_else_starts_wi
     for command in ("check", "migrate", "runserver", "shell"):
         refused = manage(command, **bare)
         assert refused.returncode == 1 and refused.stderr.startswith("DocuID cannot start: SECRET_KEY is not set.")
+
+
+# --- .env.example given to every process as it is (issue 11) ------------------------------
+
+
+def settings_values(tmp_path, code: str, **env: str) -> str:
+    """Run `code` in `manage.py shell` with the production environment plus `env`; the last line it printed."""
+    result = manage("shell", "-c", code, **{**production_env(tmp_path), **env})
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+
+
+def test_empty_variables_mean_unset_as_in_env_example(tmp_path):
+    """`NAME=` lines reach the processes as empty strings: each must give the default, not ''."""
+    out = settings_values(
+        tmp_path,
+        "from django.conf import settings as s; "
+        "print(s.DOCUID_MAINTENANCE_FILE, s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER, s.DOCUID_STORAGE)",
+        DOCUID_MAINTENANCE_FILE="",
+        CELERY_BROKER_URL="",
+        CELERY_RESULT_BACKEND="",
+        DOCUID_STORAGE="",
+    )
+    # Before: the flag file was "." (always there: every page 503) and the worker sat on memory://.
+    assert out.split() == [str(tmp_path / "maintenance.json"), "redis://cache.internal:6379/0", "False", "local"]
+
+
+def test_an_empty_multiproc_dir_is_unset_and_a_missing_one_is_created(tmp_path):
+    code = "import os; print(repr(os.environ.get('PROMETHEUS_MULTIPROC_DIR')))"
+    assert settings_values(tmp_path, code, PROMETHEUS_MULTIPROC_DIR="") == "None"
+    wanted = tmp_path / "run" / "prometheus"
+    # Before: release's `migrate` died with FileNotFoundError .../counter_<pid>.db.
+    settings_values(tmp_path, "import django_prometheus.models", PROMETHEUS_MULTIPROC_DIR=str(wanted))
+    assert wanted.is_dir()
+
+
+def test_the_webhook_and_the_local_scrape_reach_gunicorn_by_address_with_production_defaults(tmp_path):
+    """Alertmanager posts to 127.0.0.1:8001 in plain HTTP: no 400 for the Host, no 301 to https."""
+    code = (
+        "from django.test import Client; c = Client(); "
+        "r = c.post('/ops/alertmanager/webhook', data='{}', content_type='application/json', "
+        "HTTP_HOST='127.0.0.1:8001', HTTP_AUTHORIZATION='Bearer wrong'); "
+        "m = c.get('/metrics', HTTP_HOST='127.0.0.1:8000'); "
+        "p = c.get('/status', HTTP_HOST='127.0.0.1:8001'); "
+        "print(r.status_code, m.status_code, p.status_code)"
+    )
+    out = settings_values(tmp_path, code, DOCUID_ALERTMANAGER_WEBHOOK_TOKEN="t" * 32)
+    webhook, metrics, status = out.split()[-3:]
+    assert webhook == "403"  # reached the view (wrong token), not 301 / 400
+    assert metrics != "400"  # Host accepted (403: METRICS_ALLOWED_IPS unset here)
+    assert status == "301"  # everything else still goes to https
