@@ -1,4 +1,3 @@
-import contextlib
 import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -35,9 +34,10 @@ class UserManager(BaseUserManager):
 
     def get_by_natural_key(self, phone_number: str) -> "User":
         # An unparsable login name is looked up as typed and simply matches nobody.
-        with contextlib.suppress(ValidationError):
-            phone_number = normalize_phone(phone_number)
-        return self.get(phone_number=phone_number)
+        try:
+            return self.get(phone_number=normalize_phone(phone_number))
+        except ValidationError:
+            raise self.model.DoesNotExist from None
 
 
 class User(AbstractBaseUser, PermissionsMixin):

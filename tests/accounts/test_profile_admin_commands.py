@@ -232,3 +232,11 @@ def test_fraud_reports_are_listed_for_staff(staff_client):
     )
     page = staff_client.get(reverse("admin:accounts_fraudreport_changelist")).content.decode()
     assert person.masked_phone in page and person.phone_number not in page
+
+
+def test_an_unparsable_login_name_matches_nobody(db):
+    """The admin's password check looks people up by natural key; a non-number is "no such person", not an error."""
+    from accounts.models import User
+
+    with pytest.raises(User.DoesNotExist):
+        User.objects.get_by_natural_key("admin")
