@@ -89,7 +89,7 @@ def gunicorn(workdir: Path):
         "DOCUID_ALLOW_SIMULATOR": "1",
         "DOCUID_SIMULATOR_APPROVE_DELAY_SECONDS": "0",
         "DOCUID_RATE_LIMIT_PHONE": "100000",
-        "DOCUID_RATE_LIMIT_PHONE_TOTAL": "100000",
+        "DOCUID_LOGIN_PROMPTS_PER_HOUR": "100000",
         "DOCUID_RATE_LIMIT_IP": "100000",
         "METRICS_ALLOWED_IPS": "127.0.0.1",
         "DOCUID_VAR_DIR": str(var_dir),

@@ -187,7 +187,7 @@ def docuid_under_gunicorn(tmp_path: Path):
         "DOCUID_SIMULATOR_APPROVE_DELAY_SECONDS": "0",
         # The demo numbers are hammered on purpose: lift the per-number and per-IP limits.
         "DOCUID_RATE_LIMIT_PHONE": "1000",
-        "DOCUID_RATE_LIMIT_PHONE_TOTAL": "1000",
+        "DOCUID_LOGIN_PROMPTS_PER_HOUR": "1000",
         "DOCUID_RATE_LIMIT_IP": "1000",
         "DOCUID_DENIAL_LOCK_COUNT": "1000",
         "DOCUID_ALERTMANAGER_WEBHOOK_TOKEN": TOKEN,

@@ -16,7 +16,7 @@ PROXY = "127.0.0.1"
 def behind_nginx(settings):
     settings.DOCUID_TRUSTED_PROXY_HOPS = 1
     settings.DOCUID_RATE_LIMIT_IP = 2
-    settings.DOCUID_RATE_LIMIT_PHONE = settings.DOCUID_RATE_LIMIT_PHONE_TOTAL = 100
+    settings.DOCUID_RATE_LIMIT_PHONE = settings.DOCUID_LOGIN_PROMPTS_PER_HOUR = 100
 
 
 def _start_login(client, number: int, forwarded_for: str):
