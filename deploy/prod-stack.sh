@@ -5,6 +5,7 @@
 #   deploy/prod-stack.sh down      # `make prod-down`: stop every process
 #   deploy/prod-stack.sh stop NAME # stop one process (web, ops, worker, beat, nginx, ...)
 #   deploy/prod-stack.sh start NAME
+#   deploy/prod-stack.sh restart [NAME...]   # default: web ops worker beat, one at a time
 #   deploy/prod-stack.sh status
 #   deploy/prod-stack.sh manage ARGS...  # manage.py with the stack's environment
 #
@@ -314,6 +315,19 @@ start)
     start_one "${2:?start NAME}"
     ;;
 stop) stop_one "${2:?stop NAME}" ;;
+restart)
+    # One process after another (web and ops never down together): an upgrade's last step.
+    shift
+    [ -s "$ENV_FILE" ] || { echo "prod-stack: no $ENV_FILE; run \`make prod\` first" >&2; exit 1; }
+    for name in "${@:-${APP_PROCESSES[@]}}"; do
+        stop_one "$name"
+        start_one "$name"
+        case "$name" in
+        web) wait_http "web" "http://$(sed -n 's/^GUNICORN_BIND=//p' "$ENV_FILE")/healthz" ;;
+        ops) wait_http "ops" "http://$(sed -n 's/^DOCUID_OPS_BIND=//p' "$ENV_FILE")/healthz" ;;
+        esac
+    done
+    ;;
 status) status ;;
 manage)
     shift
@@ -321,7 +335,7 @@ manage)
     ;;
 env) echo "$ENV_FILE" ;;
 *)
-    echo "usage: $0 up|down|status|start NAME|stop NAME|manage ARGS..." >&2
+    echo "usage: $0 up|down|status|start NAME|stop NAME|restart [NAME...]|manage ARGS..." >&2
     exit 2
     ;;
 esac
