@@ -116,3 +116,18 @@ def audit_chain_verify(*, saved_head: str | None = None) -> ChainVerification:
         broken = BrokenLink(last_id, None, "saved_head", saved_head, expected_prev)
         return ChainVerification(ok=False, checked=checked, head=expected_prev, first_broken=broken)
     return ChainVerification(ok=True, checked=checked, head=expected_prev)
+
+
+def document_reads_since(*, since: datetime) -> tuple[int, int]:
+    """(succeeded, failed in storage) opens and downloads since `since`: one query on audit_action_time_idx."""
+    from django.db.models import Count, Q
+
+    from audit.actions import Action, Outcome
+
+    counts = AuditEvent.objects.filter(
+        action__in=[Action.DOCUMENT_OPEN, Action.DOCUMENT_DOWNLOAD], time__gte=since
+    ).aggregate(
+        succeeded=Count("id", filter=Q(outcome=Outcome.SUCCESS)),
+        failed=Count("id", filter=Q(outcome=Outcome.FAILURE, data__reason="storage_error")),
+    )
+    return counts["succeeded"], counts["failed"]

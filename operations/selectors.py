@@ -1,5 +1,7 @@
 """Reads about backups and drills (the list command, the admin, the metrics), incidents and the status page."""
 
+from datetime import timedelta
+
 from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
@@ -51,6 +53,12 @@ def drill_latest_passed() -> RecoveryDrill | None:
 STATUS_CACHE_KEY = "operations:status-snapshot:v1"
 STATUS_CACHE_SECONDS = 30
 BACKUP_STALE_SECONDS = 26 * 3600  # as DocuIDBackupMissing: daily schedule plus 2 hours
+# Documents are degraded while recent opens and downloads fail in storage (audit reason
+# storage_error): at least DOCUMENTS_FAILING_MIN of them in the last DOCUMENTS_WINDOW_SECONDS,
+# and at least half of all attempts. Nothing read recently (a fresh install, a quiet night) is no
+# evidence of a fault; one unlucky read is not an outage.
+DOCUMENTS_WINDOW_SECONDS = 10 * 60
+DOCUMENTS_FAILING_MIN = 3
 
 
 def incidents_list(*, include_resolved: bool = False, limit: int = 50):
@@ -81,6 +89,13 @@ def status_snapshot_forget() -> None:
 _STATE_RANK = {"operational": 0, "monitoring": 1, "degraded": 2, "outage": 3}
 
 
+def documents_failing(*, now) -> bool:
+    from audit.selectors import document_reads_since
+
+    succeeded, failed = document_reads_since(since=now - timedelta(seconds=DOCUMENTS_WINDOW_SECONDS))
+    return failed >= DOCUMENTS_FAILING_MIN and failed >= succeeded
+
+
 def _status_snapshot_build() -> dict:
     public_updates = IncidentUpdate.objects.filter(public=True).order_by("-time", "-id")
     ongoing = list(
@@ -101,6 +116,8 @@ def _status_snapshot_build() -> dict:
             states[incident.component] = state
     backup = backup_latest_succeeded()
     now = timezone.now()
+    if documents_failing(now=now) and _STATE_RANK[states[Incident.Component.DOCUMENTS]] < _STATE_RANK["degraded"]:
+        states[Incident.Component.DOCUMENTS] = "degraded"
     backup_stale = backup is None or (now - backup.finished_at).total_seconds() > BACKUP_STALE_SECONDS
     if backup_stale and states[Incident.Component.BACKUPS] == "operational":
         states[Incident.Component.BACKUPS] = "degraded"

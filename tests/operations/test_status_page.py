@@ -91,9 +91,10 @@ def test_incident_titles_are_escaped(client):
     assert "&lt;script&gt;" in html
 
 
-def test_the_page_is_cached_briefly_and_uses_two_queries_or_fewer(client, django_assert_max_num_queries):
+def test_the_page_is_cached_briefly_and_uses_four_queries_or_fewer(client, django_assert_max_num_queries):
     fresh_backup()
-    with django_assert_max_num_queries(3):
+    # incidents, their public updates, the last backup, recent document reads (one aggregate)
+    with django_assert_max_num_queries(4):
         response = client.get("/status")
     assert response["Cache-Control"] == "public, max-age=30"
     with django_assert_max_num_queries(0):
@@ -112,3 +113,67 @@ def test_the_page_has_no_inline_scripts_or_styles(client):
     html = client.get("/status").content.decode()
     assert "<script" not in html
     assert "style=" not in html
+
+
+# --- Documents follow the audit trail's recent opens and downloads ---------------------
+
+
+def read_failed_in_storage(action="document.open"):
+    from audit.actions import Outcome
+    from documents.services import document_access_record
+
+    document_access_record(action=action, actor=None, document_id=1, outcome=Outcome.FAILURE, reason="storage_error")
+
+
+def read_succeeded():
+    from audit import record
+    from audit.actions import Action
+
+    record(Action.DOCUMENT_OPEN, outcome="success", data={"version": 1})
+
+
+def test_documents_show_degraded_while_opens_and_downloads_fail_in_storage(client):
+    fresh_backup()
+    read_failed_in_storage()
+    read_failed_in_storage("document.download")
+    assert state_of(client.get("/status"), "documents") == "operational"  # two reads: no evidence yet
+    read_failed_in_storage()
+    status_snapshot_forget()
+    assert state_of(client.get("/status"), "documents") == "degraded"
+
+
+def test_a_fresh_install_with_no_reads_shows_documents_operational(client):
+    fresh_backup()
+    assert state_of(client.get("/status"), "documents") == "operational"
+
+
+def test_a_few_storage_failures_among_many_good_reads_are_not_degradation():
+    from operations.selectors import documents_failing
+
+    for _ in range(3):
+        read_failed_in_storage()
+    for _ in range(4):
+        read_succeeded()
+    assert documents_failing(now=timezone.now()) is False
+
+
+def test_failures_older_than_the_window_no_longer_count():
+    from operations.selectors import DOCUMENTS_WINDOW_SECONDS, documents_failing
+
+    for _ in range(3):
+        read_failed_in_storage()
+    assert documents_failing(now=timezone.now()) is True
+    later = timezone.now() + timedelta(seconds=DOCUMENTS_WINDOW_SECONDS + 1)
+    assert documents_failing(now=later) is False
+
+
+def test_denied_and_not_found_opens_are_not_a_documents_fault():
+    from audit.actions import Outcome
+    from documents.services import document_access_record
+    from operations.selectors import documents_failing
+
+    for reason in ("denied", "not_found", "denied"):
+        document_access_record(
+            action="document.open", actor=None, document_id=1, outcome=Outcome.FAILURE, reason=reason
+        )
+    assert documents_failing(now=timezone.now()) is False
