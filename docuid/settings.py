@@ -564,6 +564,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1" if DEBUG else "")
 METRICS_TOKEN = env("METRICS_TOKEN")
+# Where the runbooks are published (e.g. https://git.example.com/docuid/-/blob/main/docs/runbooks/):
+# `manage.py prometheus_rules` joins it to the rules' relative runbook links at deploy time.
+DOCUID_RUNBOOK_BASE_URL = env("DOCUID_RUNBOOK_BASE_URL")
 PROMETHEUS_EXPORT_MIGRATIONS = False
 PROMETHEUS_METRIC_NAMESPACE = ""
 # PROMETHEUS_MULTIPROC_DIR belongs to the web process (deploy/gunicorn.conf.py sets it). Empty

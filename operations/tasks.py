@@ -22,7 +22,9 @@ logger = logging.getLogger("docuid.operations")
 @shared_task(
     name="operations.tasks.backup_scheduled",
     autoretry_for=(BackupError,),
-    retry_backoff=300,  # 5, 10, 20 minutes: a storage blip passes, a real outage pages (backup age alert)
+    # Retries wait a random 0-5, 0-10, 0-20 minutes (full jitter): a storage blip passes, a real outage
+    # pages (backup age alert). docs/OPERATIONS_GUIDE.md says the same; tests/docuid/test_ops_guide_claims.py checks.
+    retry_backoff=300,
     retry_backoff_max=3600,
     retry_jitter=True,
     max_retries=3,

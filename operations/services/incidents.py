@@ -136,8 +136,14 @@ def _title(alert: Alert) -> str:
 
 
 def _runbook(alert: Alert) -> str:
+    from docuid.runbooks import RELATIVE_RUNBOOK, resolve_runbook_url
+
+    # The shipped rules link `docs/runbooks/<alert>.md`: joined to DOCUID_RUNBOOK_BASE_URL (kept as
+    # the repository path without one). Anything else must be a web address: no javascript: links.
     url = alert.annotations.get("runbook_url", "")
-    return url if url.startswith(("https://", "http://")) and len(url) <= 500 else ""
+    url = resolve_runbook_url(url)
+    safe = url.startswith(("https://", "http://")) or RELATIVE_RUNBOOK.fullmatch(url)
+    return url if safe and len(url) <= 500 else ""
 
 
 def _open_from_alert(alert: Alert, now: datetime) -> Incident:

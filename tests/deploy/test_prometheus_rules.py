@@ -24,7 +24,7 @@ PROMETHEUS_CONFIG = PROMETHEUS_DIR / "prometheus.yml"
 ALERTMANAGER_CONFIG = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
 RUNBOOKS = REPO / "docs" / "runbooks"
 INSTALL_SCRIPT = "deploy/install-monitoring-tools.sh"
-RUNBOOK_BASE = "https://github.com/docuid/docuid/blob/main/docs/runbooks/"
+RUNBOOK_BASE = "docs/runbooks/"  # relative: `manage.py prometheus_rules` joins DOCUID_RUNBOOK_BASE_URL
 SECRETS_DIR = "/etc/docuid/secrets/"
 
 GUIDE_RECORDINGS = {"auth_success_rate", "auth_failure_rate", "document_open_rate", "error_rate_5xx"}
