@@ -200,14 +200,20 @@ def _is_utf8_text(fileobj: BinaryIO) -> bool:
 
 
 def download_name(name: str, mime_type: str) -> str:
-    """The name a download is saved under: an active extension gets the type's own one appended.
+    """The name a download is saved under: always one that ends in its type's own extension.
 
-    Uploads refuse such names; this covers files stored before they did.
+    The saved copy is opened by its name, and the list of names the desktop runs has no end
+    (.msc, .library-ms, .searchConnector-ms, .reg, .scf, .theme, .jnlp, .command, a zip named
+    .jar, an OLE2 file named .msi...), so a name is kept only when its extension is one of its
+    sniffed type's (report.pdf, notes.txt); any other gets that one appended (console.msc.txt,
+    README.txt). Uploads refuse the active names a browser runs; this also covers files
+    stored before they did.
     """
-    if extension_of(name) not in ACTIVE_EXTENSIONS:
-        return name
+    extension = extension_of(name)
     known = TYPES_BY_MIME.get(mime_type)
-    return f"{name}.{known.extensions[0] if known else 'bin'}"
+    if known is not None:
+        return name if extension in known.extensions else f"{name}.{known.extensions[0]}"
+    return f"{name}.bin" if extension in ACTIVE_EXTENSIONS else name
 
 
 def sniff(fileobj: BinaryIO, name: str) -> FileType:
