@@ -182,8 +182,10 @@ render_monitoring() {
         -e "s#127.0.0.1:9093#127.0.0.1:$ALERTMANAGER_PORT#; s#127.0.0.1:9100#127.0.0.1:$NODE_EXPORTER_PORT#" \
         -e "s#127.0.0.1:9187#127.0.0.1:$POSTGRES_EXPORTER_PORT#; s#127.0.0.1:9121#127.0.0.1:$REDIS_EXPORTER_PORT#" \
         deploy/prometheus/prometheus.yml >"$dir/prometheus.yml"
-    # DOCUID_PROD_RULES replaces the shipped rules (the drill's shorter timings, for one).
-    cp "${DOCUID_PROD_RULES:-deploy/prometheus/rules.yml}" "$dir/rules.yml"
+    # DOCUID_PROD_RULES replaces the shipped rules (other timings for a drill, say); runbook links
+    # are joined to DOCUID_RUNBOOK_BASE_URL (DOCUID_PROD_EXTRA_ENV) as a deployment does.
+    app python manage.py prometheus_rules --rules "${DOCUID_PROD_RULES:-deploy/prometheus/rules.yml}" \
+        --out "$dir/rules.yml"
     promtool check config "$dir/prometheus.yml" >/dev/null
     sed -e "s#http://127.0.0.1:8001/#http://127.0.0.1:$OPS_PORT/#" \
         -e "s#credentials_file: /etc/docuid/secrets/alertmanager_webhook_token#credentials_file: $SECRETS/alertmanager_webhook_token.bare#" \

@@ -8,7 +8,7 @@ incident stays closed (the same alert later opens a new one).
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -38,6 +38,8 @@ ALERT_COMPONENTS = {
 # Only critical alerts go public on their own; warnings (and anything about fraud, which
 # would tell an attacker they were noticed) are for staff, who can still publish by hand.
 AUTO_PUBLIC_EXCLUDED_LABELS = frozenset({"fraud"})
+# An alert's impact_lead_seconds annotation (its rule's `for:`) is believed up to a day.
+IMPACT_LEAD_MAX_SECONDS = 24 * 3600
 
 
 class IncidentError(OperationsError):
@@ -146,6 +148,20 @@ def _runbook(alert: Alert) -> str:
     return url if safe and len(url) <= 500 else ""
 
 
+def alert_impact_lead(alert: Alert) -> timedelta:
+    """How long before its startsAt the alert's condition began: its rule's `for:`.
+
+    Prometheus sends an alert's startsAt when it starts firing, after `for:`; a rule that
+    carries `impact_lead_seconds` (the same duration) lets the incident, and so its MTTR,
+    start at the impact instead.
+    """
+    try:
+        seconds = int(alert.annotations.get("impact_lead_seconds", "0"))
+    except ValueError:
+        return timedelta(0)
+    return timedelta(seconds=seconds) if 0 < seconds <= IMPACT_LEAD_MAX_SECONDS else timedelta(0)
+
+
 def _open_from_alert(alert: Alert, now: datetime) -> Incident:
     component = _component(alert.labels)
     severity = _severity(alert.labels)
@@ -162,7 +178,7 @@ def _open_from_alert(alert: Alert, now: datetime) -> Incident:
         description=alert.annotations.get("description", "")[:5000],
         runbook_url=_runbook(alert),
         # A startsAt in the future (clock skew) would make MTTA negative.
-        started_at=min(alert.starts_at, now),
+        started_at=min(alert.starts_at - alert_impact_lead(alert), now),
         last_alert_at=now,
     )
     incident.full_clean(validate_constraints=False)  # the insert below enforces the one-open constraint

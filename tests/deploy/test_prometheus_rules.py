@@ -132,6 +132,21 @@ def test_every_alert_has_summary_description_and_a_runbook_that_exists():
         assert (RUNBOOKS / runbook).is_file(), f"docs/runbooks/{runbook} is missing"
 
 
+def _seconds(duration: str) -> int:
+    return sum(int(n) * {"s": 1, "m": 60, "h": 3600}[unit] for n, unit in re.findall(r"(\d+)([smh])", duration))
+
+
+def test_an_impact_lead_is_the_rules_for_duration():
+    """DocuID opens the incident impact_lead_seconds before Prometheus's startsAt (the firing time)."""
+    leads = {
+        (r["alert"], r["labels"].get("cause")): r for r in _alert_rules() if "impact_lead_seconds" in r["annotations"]
+    }
+    # The outage the public status page and MTTR are about (issue 11) starts at the impact.
+    assert ("DocuIDAuthServiceDown", "app_unreachable") in leads
+    for rule in leads.values():
+        assert int(rule["annotations"]["impact_lead_seconds"]) == _seconds(rule["for"]), rule["alert"]
+
+
 def test_alerts_sharing_a_name_are_told_apart_by_cause():
     by_name: dict[str, list[dict]] = {}
     for rule in _alert_rules():
