@@ -216,6 +216,18 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
+class ClientErrorFilter(logging.Filter):
+    """Django's security logger reports a client's bad request (too many fields or files, a body over the limit,
+    a foreign Host) at ERROR with a traceback: anyone could fill the error logs and alerts at will. The client
+    got a 400; it is a WARNING, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True
+
+
 class JsonFormatter(_BaseJsonFormatter):
     """One JSON object per line: timestamp, level, logger, message, context, extras."""
 

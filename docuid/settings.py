@@ -587,6 +587,7 @@ LOGGING = {
     "filters": {
         "pii": {"()": "docuid.logging.PIIMaskingFilter"},
         "request": {"()": "docuid.logging.RequestContextFilter"},
+        "client_error": {"()": "docuid.logging.ClientErrorFilter"},
     },
     "formatters": {
         "json": {"()": "docuid.logging.JsonFormatter"},
@@ -599,12 +600,20 @@ LOGGING = {
             "formatter": DOCUID_LOG_FORMAT,
             "filters": ["request", "pii"],
         },
+        # django.security.* (a client's bad request): WARNING without a traceback.
+        "security": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": DOCUID_LOG_FORMAT,
+            "filters": ["client_error", "request", "pii"],
+        },
     },
     "root": {"handlers": ["stdout"], "level": DOCUID_LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["stdout"], "level": DOCUID_LOG_LEVEL, "propagate": False},
         # Request errors are logged by our middleware with the request id.
         "django.request": {"handlers": ["stdout"], "level": "ERROR", "propagate": False},
+        "django.security": {"handlers": ["security"], "level": "WARNING", "propagate": False},
         "django.server": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
         "django.db.backends": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
         "celery": {"handlers": ["stdout"], "level": DOCUID_LOG_LEVEL, "propagate": False},

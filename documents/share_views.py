@@ -18,7 +18,7 @@ from audit.actions import Outcome
 from documents import http, previews, selectors, services, throttle
 from documents.errors import DocumentError
 from documents.forms import ShareForm, SharePasswordForm, ShareUpdateForm
-from documents.models import Family, Share, ShareAccess
+from documents.models import Family, SecurityLevel, Share, ShareAccess
 from documents.views import INLINE_FAMILIES, _error, _visible_or_404
 
 SESSION_KEY = "docuid_unlocked_shares"
@@ -132,6 +132,7 @@ GONE_MESSAGES = {
     "revoked": "The person who shared this document has revoked the link.",
     "expired": "This link has expired. Ask the person who shared it for a new one.",
     "used_up": "This link has been used as many times as it allows. Ask for a new one.",
+    "restricted": "This document is now restricted: links no longer open it. Ask its owner for access.",
 }
 
 
@@ -186,6 +187,9 @@ def _resolve(request: HttpRequest, token: str, kind: str) -> Share | HttpRespons
     # A link lives only as long as its maker may share: a grantee's links die with their grant.
     if state == "active" and not selectors.document_permissions(share.created_by, share.document).share:
         state = "revoked"
+    # Restricted documents are never shared by link, including links made before the level was raised.
+    if state == "active" and share.document.security_level == SecurityLevel.RESTRICTED:
+        state = "restricted"
     # The browser that used the last view may still fetch the rest of that file by ranges.
     if state == "used_up" and _continues_opening(request, share, kind):
         state = "active"
