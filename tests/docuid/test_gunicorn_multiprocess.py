@@ -75,13 +75,15 @@ def serve(tmp_path, **extra_env):
     }
     # migrate writes metrics into the directory too: gunicorn must start from an empty one.
     (tmp_path / "prometheus").mkdir()
-    subprocess.run(
-        [str(VENV_BIN / "python"), "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
+    # As the Procfile's release does: /readyz is 503 until collectstatic has written the manifest.
+    for command in (["migrate", "--noinput", "-v0"], ["collectstatic", "--noinput", "-v0"]):
+        subprocess.run(
+            [str(VENV_BIN / "python"), "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=120,
+        )
     log = (tmp_path / "gunicorn.log").open("w+")
     process = subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "docuid.wsgi", "-c", "deploy/gunicorn.conf.py"],
