@@ -1,3 +1,5 @@
+import io
+
 import segno
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -26,7 +28,11 @@ class Command(BaseCommand):
         out.write("Sign in at /admin/ with the phone number, this password and a code from your authenticator app.")
         out.write(f"\nPassword (shown once): {creds.password}\n")
         out.write("Scan this with an authenticator app (or enter the URI by hand):")
-        segno.make(creds.totp_uri, error="m").terminal(out=out, compact=True)
+        # Rendered whole, then written once: the OutputWrapper ends every write() with a newline, and segno
+        # writes each row and its newline separately, which put a blank line under every row (unscannable).
+        qr = io.StringIO()
+        segno.make(creds.totp_uri, error="m").terminal(out=qr, compact=True)
+        out.write(qr.getvalue(), ending="")
         out.write(f"\n{creds.totp_uri}\n")
         out.write("Backup codes (each works once; keep them offline):")
         out.write("  " + "  ".join(creds.backup_codes))
