@@ -91,6 +91,10 @@ _URLENCODED_PHONE_RE = re.compile(
     r"(?![A-Za-z0-9]|%[0-9A-F]{2}\d|[-.:/]\d)"
 )
 _DATE_RE = re.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}|\d{1,2}[-.]\d{1,2}[-.]\d{4}")
+# The end of an access line (Django's dev server, `"GET /path HTTP/1.1" 429 2055`): a status code and a
+# size in bytes, never a phone number ("429 2055" has a phone's shape). Only that exact tail, at the very
+# end of the line, is kept out of the phone pass; the request line before it is masked as usual.
+_ACCESS_TAIL_RE = re.compile(r'HTTP/\d(?:\.\d)?+"\x20[1-5]\d\d\x20(?:\d++|-)')
 
 
 def _masked_digits(digits: str) -> str:
@@ -156,7 +160,12 @@ def mask_pii(text: str) -> str:
     text = _URLENCODED_PHONE_RE.sub(_mask_urlencoded_phone, text)
     text = _IPV4_RE.sub(lambda m: f"{m.group(1)}.x.x", text)
     text = _IPV6_CANDIDATE_RE.sub(_mask_ipv6, text)
-    return _PHONE_RE.sub(_mask_phone, text)
+    tail = ""
+    start = text.rfind("HTTP/")
+    if start != -1 and _ACCESS_TAIL_RE.fullmatch(text, start):
+        status_at = text.index('"', start) + 1
+        text, tail = text[:status_at], text[status_at:]
+    return _PHONE_RE.sub(_mask_phone, text) + tail
 
 
 def mask_value(value):

@@ -4,6 +4,7 @@ This module is also the URLconf of the tests that need a view which logs what it
 was sent or raises (`@pytest.mark.urls(__name__)`).
 """
 
+import io
 import json
 import logging
 import time
@@ -348,3 +349,56 @@ def test_the_500_page_shows_the_request_id_and_no_stack_trace(client):
 def test_a_generated_request_id_is_shown_when_the_caller_sent_none(client):
     response = client.get("/no/such/page")
     assert response["X-Request-ID"].encode() in response.content
+
+
+# --- The dev server's access lines ----------------------------------------------------------
+
+ACCESS_LINES = [
+    '"POST /login/ HTTP/1.1" 429 2055',
+    '"GET /documents/?page=9 HTTP/1.1" 404 12345',
+    '"GET /static/app.css HTTP/2" 200 1234567',
+    '"GET /missing HTTP/1.1" 404 2025550',
+    '"POST /admin/login/ HTTP/1.1" 302 -',
+    '[06/Dec/2026 09:40:01] "POST /login/ HTTP/1.1" 403 3456',
+]
+
+
+@pytest.mark.parametrize("line", ACCESS_LINES)
+def test_mask_pii_never_masks_an_access_lines_status_code_or_size(line):
+    assert mask_pii(line) == line
+
+
+def test_a_phone_number_in_an_access_lines_request_is_still_masked():
+    masked = mask_pii('"GET /login/?phone=202-555-0123&next=%2B12025550123 HTTP/1.1" 429 2055')
+    assert masked == '"GET /login/?phone=******0123&next=%2B*******0123 HTTP/1.1" 429 2055'
+
+
+def test_only_an_access_lines_exact_tail_is_kept_out_of_the_phone_pass():
+    # Text that merely mentions HTTP/1.1" is masked as usual when it does not end like an access line.
+    assert "555 0123" not in mask_pii('HTTP/1.1" 202 555 0123 tomorrow')
+
+
+def _server_log_through_its_configured_handler(status: str, size: str) -> str:
+    """Log one access line the way runserver does, through the handlers settings.LOGGING gave django.server."""
+    from django.core.servers.basehttp import WSGIRequestHandler
+
+    handler = WSGIRequestHandler.__new__(WSGIRequestHandler)
+    handler.request = None
+    stream = io.StringIO()
+    # pytest's live-logging handler sits beside the configured one: take the stdout handlers settings made.
+    handlers = [h for h in logging.getLogger("django.server").handlers if type(h) is logging.StreamHandler]
+    assert handlers, "django.server has no handler of its own"
+    previous = [h.setStream(stream) for h in handlers]
+    try:
+        handler.log_message('"%s" %s %s', "POST /login/ HTTP/1.1", status, size)
+    finally:
+        for h, old in zip(handlers, previous, strict=True):
+            h.setStream(old)
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize(("status", "size"), [("429", "2055"), ("404", "179"), ("500", "145"), ("403", "2025550")])
+def test_the_dev_servers_4xx_and_5xx_lines_keep_their_status_and_size(status, size):
+    [line] = [json.loads(text) for text in _server_log_through_its_configured_handler(status, size).splitlines()]
+    assert line["message"] == f'"POST /login/ HTTP/1.1" {status} {size}'
+    assert line["status_code"] == int(status)
