@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from accounts.services import RateLimited
 from docuid.json_parsing import JSONBodyError, parse_json
@@ -18,10 +21,26 @@ def json_error(code: str, message: str, status: int) -> JsonResponse:
     return JsonResponse({"ok": False, "error": code, "message": message}, status=status)
 
 
+def wait_in_words(seconds: int) -> str:
+    """45 → "45 seconds", 400 → "7 minutes", 7300 → "2 hours 2 minutes": rounded up, never promising too early."""
+    seconds = max(1, int(seconds))
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} hours" + (f" {minutes} minute{'s' if minutes != 1 else ''}" if minutes else "")
+
+
 def rate_limited_page(request: HttpRequest, exc: RateLimited) -> HttpResponse:
-    response = render(
-        request, "accounts/rate_limited.html", {"message": exc.message, "retry_after": exc.retry_after}, status=429
-    )
+    context = {
+        "message": exc.message,
+        "retry_after": exc.retry_after,
+        "wait_words": wait_in_words(exc.retry_after),
+        "retry_at": timezone.now() + timedelta(seconds=exc.retry_after),
+    }
+    response = render(request, "accounts/rate_limited.html", context, status=429)
     response["Retry-After"] = str(exc.retry_after)
     return response
 

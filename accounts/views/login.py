@@ -1,5 +1,6 @@
 """The starting side: phone number form, waiting page (match code, QR), status polling, sign-in."""
 
+import phonenumbers
 import segno
 from django.conf import settings
 from django.contrib import messages
@@ -8,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -59,6 +61,14 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/login.html", {"form": form}, status=status)
 
 
+def _readable_number(e164: str) -> str:
+    """+13125550100 → "+1 312-555-0100": the number this browser typed, shown back so a typo is seen."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return e164
+
+
 def _qr_svg(url: str) -> str:
     return segno.make(url, error="m").svg_inline(scale=4, dark="#1b1f24", light="#ffffff", omitsize=True)
 
@@ -78,11 +88,19 @@ def wait_view(request: HttpRequest, request_id) -> HttpResponse:
     if login_request.status != LoginRequest.Status.PENDING:
         _claims(request).pop(str(request_id), None)
         request.session.modified = True
-        return ended_page(
-            request, title="Sign-in not completed", message=services.login_request_error_message(login_request)
-        )
+        title = {
+            LoginRequest.Status.EXPIRED: "Sign-in request expired",
+            LoginRequest.Status.DENIED: "Sign-in denied",
+        }.get(login_request.status, "Sign-in not completed")
+        return ended_page(request, title=title, message=services.login_request_error_message(login_request))
     context = {
         "login_request": login_request,
+        # In full, not masked: only the browser that typed it holds this claim, and a masked
+        # number hides exactly the middle digits where a typo would be. Logs still mask it.
+        "asked_number": _readable_number(login_request.phone_number),
+        # The countdown runs from the server's own clock, so a wrong clock in the browser
+        # cannot make the page claim more (or less) time than the request has.
+        "seconds_left": max(0, int((login_request.expires_at - timezone.now()).total_seconds())),
         "poll_seconds": POLL_SECONDS,
         "status_url": reverse("accounts:status", args=[login_request.pk]),
         "qr_svg": _qr_svg(claim["qr_url"])
