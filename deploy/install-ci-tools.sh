@@ -2,15 +2,24 @@
 # Installs, from Debian's packages, the tools the test suite drives: chromium (browser
 # tests), promtool/amtool/prometheus/alertmanager (alert rules and the end-to-end alert
 # test), python3-cryptography (the PITR scripts run as the postgres user with Debian's
-# python3). Idempotent and quiet: nothing is installed when everything is present.
+# python3), nodejs + npm and then, from the npm registry, the packages pinned in
+# tests/browser/package-lock.json (axe-core, injected by the page audit). Idempotent and
+# quiet: nothing is installed when everything is present.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 /usr/bin/python3 -c "import cryptography" 2>/dev/null || missing+=(python3-cryptography)
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 bash "$here/install-monitoring-tools.sh"
+# axe-core for tests/browser/test_page_audit.py, exactly as locked (npm ci) unless already there.
+browser_dir="$here/../tests/browser"
+if ! cmp -s "$browser_dir/package-lock.json" "$browser_dir/node_modules/.package-lock.json.installed" 2>/dev/null; then
+  npm ci --prefix "$browser_dir" --no-audit --no-fund --loglevel=error >/dev/null
+  cp "$browser_dir/package-lock.json" "$browser_dir/node_modules/.package-lock.json.installed"
+fi
