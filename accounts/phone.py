@@ -32,6 +32,14 @@ class PhoneNumberField(models.CharField):
         return normalize_phone(value) if value else value
 
 
+def readable_phone(e164: str) -> str:
+    """+13125550100 → "+1 312-555-0100", for showing a number to its own owner (never to logs)."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return e164
+
+
 def mask_phone(e164: str) -> str:
     """+12025550123 → +1******0123: enough for a person to recognise, not to dial."""
     if len(e164) <= 6:

@@ -1,6 +1,5 @@
 """The starting side: phone number form, waiting page (match code, QR), status polling, sign-in."""
 
-import phonenumbers
 import segno
 from django.conf import settings
 from django.contrib import messages
@@ -18,6 +17,7 @@ from accounts.context import ClientContext
 from accounts.forms import LoginForm
 from accounts.known_browsers import known_browser_remember
 from accounts.models import LoginRequest
+from accounts.phone import readable_phone
 from accounts.providers import get_provider
 from accounts.views.common import ended_page, json_error, rate_limited_page, read_json
 
@@ -61,14 +61,6 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/login.html", {"form": form}, status=status)
 
 
-def _readable_number(e164: str) -> str:
-    """+13125550100 → "+1 312-555-0100": the number this browser typed, shown back so a typo is seen."""
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        return e164
-
-
 def _qr_svg(url: str) -> str:
     return segno.make(url, error="m").svg_inline(scale=4, dark="#1b1f24", light="#ffffff", omitsize=True)
 
@@ -97,7 +89,7 @@ def wait_view(request: HttpRequest, request_id) -> HttpResponse:
         "login_request": login_request,
         # In full, not masked: only the browser that typed it holds this claim, and a masked
         # number hides exactly the middle digits where a typo would be. Logs still mask it.
-        "asked_number": _readable_number(login_request.phone_number),
+        "asked_number": readable_phone(login_request.phone_number),
         # The countdown runs from the server's own clock, so a wrong clock in the browser
         # cannot make the page claim more (or less) time than the request has.
         "seconds_left": max(0, int((login_request.expires_at - timezone.now()).total_seconds())),

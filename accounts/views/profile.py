@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors, services
+from accounts.phone import readable_phone
 from accounts.services import api_tokens
 
 
@@ -18,6 +19,8 @@ def profile_view(request: HttpRequest) -> HttpResponse:
     user = request.user
     context = {
         "person": user,
+        # The owner sees their own number in full on their own page; logs and staff pages still mask it.
+        "phone": readable_phone(user.phone_number),
         "devices": selectors.devices_for(user=user),
         "sessions": selectors.sessions_for(user=user),
         "api_tokens": api_tokens.api_tokens_for(user=user),

@@ -26,8 +26,6 @@ function showExpired() {
   ended = true;
   document.getElementById("wait-pending").hidden = true;
   document.getElementById("wait-expired").hidden = false;
-  document.getElementById("wait-try-again").hidden = false;
-  document.getElementById("wait-start-again").hidden = true;
   // One last look: an approval in the final second still signs in, and the server
   // page for the expired request replaces this one.
   window.clearTimeout(pollTimer);

@@ -11,6 +11,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 
 from accounts import services
 from accounts.models import EnrollmentLink, FraudReport, LoginRequest, User, UserSession
+from accounts.phone import readable_phone
 from accounts.services import SESSION_AUTHENTICATED_AT_KEY
 from accounts.views.login import CLAIMS_KEY
 from audit.models import AuditEvent
@@ -48,8 +49,9 @@ def test_the_profile_lists_devices_sessions_and_recent_security_activity(client,
     user, authenticator = enrolled
     sign_in_with_passkey(client, user, authenticator)
     page = client.get(reverse("accounts:profile")).content.decode()
-    assert user.masked_phone in page and user.phone_number not in page
-    assert "Phone" in page and "(this browser)" in page
+    # The owner's own page shows the number in full (issue #13; it was masked to its owner).
+    assert readable_phone(user.phone_number) in page and user.masked_phone not in page
+    assert "Phone" in page and "This browser" in page
     assert "Signed in" in page and "Login approved on the phone" in page
 
 
