@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install what `make prod` (deploy/prod-stack.sh) runs besides DocuID itself, from
-# Debian's packages: nginx (TLS front), openssl (the self-signed certificate),
+# Debian's packages: nginx (TLS front), openssl (the self-signed certificate), curl
+# and psql (readiness checks, creating the database),
 # Prometheus and Alertmanager (deploy/install-monitoring-tools.sh) and the standard
 # exporters (node, PostgreSQL, Redis). Idempotent and quiet: nothing is installed
 # when every binary is already on PATH. Needs root (as in CI).
@@ -17,6 +18,7 @@ missing=""
 command -v nginx >/dev/null 2>&1 || missing="$missing nginx-light"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
+command -v psql >/dev/null 2>&1 || missing="$missing postgresql-client"
 command -v prometheus-node-exporter >/dev/null 2>&1 || missing="$missing prometheus-node-exporter"
 command -v prometheus-postgres-exporter >/dev/null 2>&1 || missing="$missing prometheus-postgres-exporter"
 command -v prometheus-redis-exporter >/dev/null 2>&1 || missing="$missing prometheus-redis-exporter"
@@ -49,7 +51,7 @@ if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $mis
     echo "install-prod-tools: apt-get failed (output above)" >&2
     exit 1
 fi
-for binary in nginx openssl curl prometheus-node-exporter prometheus-postgres-exporter prometheus-redis-exporter; do
+for binary in nginx openssl curl psql prometheus-node-exporter prometheus-postgres-exporter prometheus-redis-exporter; do
     if ! command -v "$binary" >/dev/null 2>&1; then
         echo "install-prod-tools: packages installed but $binary is still not on PATH" >&2
         exit 1

@@ -44,3 +44,16 @@ def test_without_a_lead_the_incident_starts_at_starts_at():
 def test_a_nonsensical_lead_is_ignored(lead):
     [(incident, _)] = incident_alerts_receive(alerts=[alert(impact_lead_seconds=lead)])
     assert incident.started_at == FIRED
+
+
+def test_a_shipped_rules_relative_runbook_link_does_not_stop_the_incident(settings):
+    """The shipped rules link docs/runbooks/<alert>.md; with no DOCUID_RUNBOOK_BASE_URL that failed
+    Incident.full_clean (a URL field) and every delivery answered 500: no alert became an incident."""
+    settings.DOCUID_RUNBOOK_BASE_URL = ""
+    relative = alert(runbook_url="docs/runbooks/docuid-auth-service-down.md")
+    [(incident, result)] = incident_alerts_receive(alerts=[relative])
+    assert result == "opened" and incident.runbook_url == ""
+    settings.DOCUID_RUNBOOK_BASE_URL = "https://runbooks.example.org/docuid/"
+    incident_alerts_receive(alerts=[alert("resolved")])
+    [(incident, _)] = incident_alerts_receive(alerts=[alert(runbook_url="docs/runbooks/docuid-auth-service-down.md")])
+    assert incident.runbook_url == "https://runbooks.example.org/docuid/docuid-auth-service-down.md"
