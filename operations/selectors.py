@@ -1,7 +1,8 @@
 """Reads about backups and drills (the list command, the admin, the metrics), incidents and the status page."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
@@ -96,6 +97,20 @@ def documents_failing(*, now) -> bool:
     return failed >= DOCUMENTS_FAILING_MIN and failed >= succeeded
 
 
+def backup_first_pending(*, now) -> bool:
+    """No backup is due yet: the schema is younger than BACKUP_STALE_SECONDS (a fresh install)."""
+    installed = installed_at()
+    return installed is not None and (now - installed).total_seconds() <= BACKUP_STALE_SECONDS
+
+
+def backup_next_scheduled(*, now):
+    """The next run of the daily scheduled backup (DOCUID_BACKUP_TIME, UTC)."""
+    at = now.astimezone(UTC).replace(
+        hour=settings.DOCUID_BACKUP_HOUR, minute=settings.DOCUID_BACKUP_MINUTE, second=0, microsecond=0
+    )
+    return at if at > now else at + timedelta(days=1)
+
+
 def _status_snapshot_build() -> dict:
     public_updates = IncidentUpdate.objects.filter(public=True).order_by("-time", "-id")
     ongoing = list(
@@ -119,12 +134,21 @@ def _status_snapshot_build() -> dict:
     if documents_failing(now=now) and _STATE_RANK[states[Incident.Component.DOCUMENTS]] < _STATE_RANK["degraded"]:
         states[Incident.Component.DOCUMENTS] = "degraded"
     backup_stale = backup is None or (now - backup.finished_at).total_seconds() > BACKUP_STALE_SECONDS
+    first_backup_at = {}
+    if backup is None and backup_first_pending(now=now):
+        # A fresh install has no backup yet and none is due: as DocuIDBackupMissing, no alarm
+        # until BACKUP_STALE_SECONDS after the install, only a note saying when the first runs.
+        backup_stale = False
+        first_backup_at[Incident.Component.BACKUPS] = backup_next_scheduled(now=now)
     if backup_stale and states[Incident.Component.BACKUPS] == "operational":
         states[Incident.Component.BACKUPS] = "degraded"
     labels = dict(Incident.Component.choices)
     return {
         "generated_at": now,
-        "components": [{"key": key, "label": labels[key], "state": states[key]} for key in Incident.Component.values],
+        "components": [
+            {"key": key, "label": labels[key], "state": states[key], "first_backup_at": first_backup_at.get(key)}
+            for key in Incident.Component.values
+        ],
         "incidents": [
             {
                 "id": incident.pk,

@@ -1,5 +1,6 @@
 """/status: public, server-rendered, component states and ongoing public incidents with public updates."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -177,3 +178,49 @@ def test_denied_and_not_found_opens_are_not_a_documents_fault():
             action="document.open", actor=None, document_id=1, outcome=Outcome.FAILURE, reason=reason
         )
     assert documents_failing(now=timezone.now()) is False
+
+
+# --- a fresh install and the header (issue #13) -------------------------------------------
+
+
+def installed(ago: timedelta):
+    from django.db.migrations.recorder import MigrationRecorder
+
+    MigrationRecorder.Migration.objects.filter(app="operations", name="0001_initial").update(
+        applied=timezone.now() - ago
+    )
+
+
+def test_a_fresh_install_says_no_backup_yet_and_when_the_first_runs_not_degraded(client, settings):
+    settings.DOCUID_BACKUP_HOUR, settings.DOCUID_BACKUP_MINUTE = 2, 0
+    installed(timedelta(hours=1))
+    response = client.get("/status")
+    html = response.content.decode()
+    assert state_of(response, "backups") == "operational"
+    note = html.split('id="first-backup">', 1)[1].split("</p>", 1)[0]
+    first = timezone.datetime.fromisoformat(re.search(r'<time datetime="([^"]+)"', note).group(1))
+    assert "No backup yet" in note and f"{first:%H:%M} UTC</time>" in note
+    assert (first.hour, first.minute) == (2, 0) and timedelta(0) < first - timezone.now() <= timedelta(days=1)
+
+
+def test_an_install_older_than_a_day_with_no_backup_is_degraded(client):
+    installed(timedelta(hours=27))
+    response = client.get("/status")
+    assert state_of(response, "backups") == "degraded"
+    assert 'id="first-backup"' not in response.content.decode()
+
+
+def test_once_a_backup_ran_the_first_backup_note_is_gone(client):
+    installed(timedelta(hours=1))
+    fresh_backup()
+    response = client.get("/status")
+    assert state_of(response, "backups") == "operational"
+    assert "No backup yet" not in response.content.decode()
+
+
+def test_the_header_has_the_same_navigation_for_everyone(client):
+    html = client.get("/status").content.decode()
+    nav = html.split('<nav class="nav" aria-label="Main">', 1)[1].split("</nav>", 1)[0]
+    assert '<a href="/documents/">Documents</a>' in nav and '<a href="/profile/">Profile</a>' in nav
+    assert 'aria-current="page">Status</a>' in nav
+    assert "csrfmiddlewaretoken" not in html  # no sign-out form: the page stays cacheable by anyone
