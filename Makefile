@@ -8,13 +8,14 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv migrate demo lint format bench-documents bench-backup bench-metrics clean prod prod-down
+.PHONY: run test venv migrate demo lint format bench-documents bench-backup bench-metrics clean prod prod-down screenshots
 
 venv: $(STAMP)
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@echo "Installing the pinned requirements into $(VENV) (the first run takes a minute or two)..."
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off -r requirements.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -23,14 +24,23 @@ run: export DEBUG ?= 1
 run: export SECRET_KEY ?= django-insecure-development-only-key-never-use-in-production
 run: export DOCUID_BIOMETRIC_PROVIDER ?= simulator
 run: export DOCUID_SITE_URL ?= http://localhost:$(PORT)
-run: export DOCUID_LOG_FORMAT ?= json
+# Readable lines in a terminal; JSON stays the default everywhere else (production).
+run: export DOCUID_LOG_FORMAT ?= text
 # Backups are always encrypted; this development-only key lets `manage.py backup` run against make run's
 # database (export it, or run the backup commands through `make`, so they can read the archives back).
 run: export DOCUID_BACKUP_KEY ?= RG9jdUlEIGRldmVsb3BtZW50LW9ubHkga2V5ISEhISE=
 run: venv
-	@mkdir -p var
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo_data
+	@mkdir -p "$${DOCUID_VAR_DIR:-var}"
+	@# README's `.venv/bin/python manage.py ...` commands read this when DEBUG and SECRET_KEY are unset
+	@# (manage.py load_dev_env; never with DEBUG=0 or a SECRET_KEY set). Only a DEBUG=1 run writes it.
+	@if [ "$$DEBUG" = 1 ]; then umask 077; printf '%s\n' \
+	  "# Written by make run: the development environment it serves with (DEBUG=1). Never used in production." \
+	  "DEBUG=$$DEBUG" "SECRET_KEY=$$SECRET_KEY" "DOCUID_BIOMETRIC_PROVIDER=$$DOCUID_BIOMETRIC_PROVIDER" \
+	  "DOCUID_SITE_URL=$$DOCUID_SITE_URL" "DOCUID_LOG_FORMAT=$$DOCUID_LOG_FORMAT" "DOCUID_BACKUP_KEY=$$DOCUID_BACKUP_KEY" \
+	  > "$${DOCUID_VAR_DIR:-var}/dev.env"; fi
+	@echo "Migrating the database..."
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py demo_data
 	@echo ""
 	@echo "  DocuID is starting. Open http://localhost:$(PORT)  (WebAuthn needs 'localhost', not 127.0.0.1)"
 	@echo "  Health: http://localhost:$(PORT)/healthz  Ready: http://localhost:$(PORT)/readyz  Admin: http://localhost:$(PORT)/admin/"
@@ -48,6 +58,12 @@ prod-down:
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Screenshots of the main pages at 390 and 1280 px into docs/screenshots/, taken by the browser page
+# audit (tests/browser/test_page_audit.py; chromium from deploy/install-ci-tools.sh, axe-core by npm ci).
+screenshots: venv
+	@test -f tests/browser/node_modules/axe-core/axe.min.js || npm ci --prefix tests/browser --no-audit --no-fund
+	DOCUID_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/browser/test_page_audit.py -q -p no:randomly -k reads_well
 
 lint: venv
 	$(VENV)/bin/ruff check .
