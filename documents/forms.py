@@ -8,6 +8,7 @@ from django.utils import timezone
 from accounts.phone import normalize_phone
 from documents.models import SHARE_MAX_DAYS, Family, Permission, SecurityLevel, ShareAccess
 from documents.selectors import MAX_PAGE_SIZE, SORTS, DocumentFilters
+from documents.services.sharing import SHARE_PASSWORD_MIN
 
 
 class DocumentFilterForm(forms.Form):
@@ -91,6 +92,26 @@ class ShareForm(forms.Form):
         required=False, label="Recipient must sign in with their phone", help_text="Needs the recipient's phone."
     )
 
+    # The service checks these rules again; checking them here too lists every error in one answer.
+    def clean_expires_on(self):
+        day = self.cleaned_data["expires_on"]
+        today = timezone.localdate()
+        if day < today:
+            raise forms.ValidationError("Choose today or a later day.")
+        # The link ends at the end of the chosen day, which must fall within SHARE_MAX_DAYS of now.
+        last = today + timedelta(days=SHARE_MAX_DAYS - 1)
+        if day > last:
+            raise forms.ValidationError(
+                f"A link can last at most {SHARE_MAX_DAYS} days: choose {last:%-d %b %Y} or earlier."
+            )
+        return day
+
+    def clean_password(self) -> str:
+        value = self.cleaned_data.get("password", "")
+        if value and len(value) < SHARE_PASSWORD_MIN:
+            raise forms.ValidationError(f"Use at least {SHARE_PASSWORD_MIN} characters, or leave it empty.")
+        return value
+
     def clean_recipient_phone(self) -> str:
         value = self.cleaned_data.get("recipient_phone", "").strip()
         if not value:
@@ -99,7 +120,7 @@ class ShareForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("require_login") and not data.get("recipient_phone"):
+        if data.get("require_login") and not data.get("recipient_phone") and "recipient_phone" not in self.errors:
             self.add_error("recipient_phone", "Enter the phone number of the person who must sign in.")
         return data
 

@@ -19,7 +19,7 @@ from documents import http, previews, selectors, services, throttle
 from documents.errors import DocumentError
 from documents.forms import ShareForm, SharePasswordForm, ShareUpdateForm
 from documents.models import Family, SecurityLevel, Share, ShareAccess
-from documents.views import INLINE_FAMILIES, _error, _visible_or_404
+from documents.views import INLINE_FAMILIES, _error, _visible_or_404, confirm_page, confirmed
 
 SESSION_KEY = "docuid_unlocked_shares"
 VIEWED_KEY = "docuid_viewed_shares"
@@ -74,10 +74,7 @@ def share_create(request: HttpRequest, pk: int) -> HttpResponse:
 def share_list(request: HttpRequest) -> HttpResponse:
     shares = list(selectors.shares_created_by(request.user)[:200])
     now = timezone.now()
-    rows = [
-        {"share": s, "state": s.state(now), "form": ShareUpdateForm(initial={"expires_on": s.expires_at.date()})}
-        for s in shares
-    ]
+    rows = [{"share": s, "state": s.state(now)} for s in shares]
     return render(request, "documents/share_list.html", {"rows": rows})
 
 
@@ -118,11 +115,25 @@ def share_update(request: HttpRequest, share_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def share_revoke(request: HttpRequest, share_id: int) -> HttpResponse:
+    """GET, or a POST without `confirm=yes`: the confirmation page. A confirmed POST revokes."""
     share = _manageable_or_404(request, share_id)
+    if not confirmed(request):
+        back_to_detail = request.POST.get("next", request.GET.get("next", "")) == "detail"
+        return confirm_page(
+            request,
+            title=f"Revoke link #{share.pk}?",
+            message=f"Link #{share.pk} to “{share.document.title}” stops working at once, for everyone who has it. "
+            "It cannot be turned back on; you can make a new link.",
+            action="Revoke link",
+            back=reverse("documents:detail", args=[share.document_id])
+            if back_to_detail
+            else reverse("documents:shares"),
+            next="detail" if back_to_detail else "",
+        )
     services.share_revoke(acting_user=request.user, share=share, request=request)
-    messages.success(request, "The link is revoked; it no longer opens the document.")
+    messages.success(request, f"Link #{share.pk} is revoked; it no longer opens “{share.document.title}”.")
     return _back(request, share)
 
 
@@ -264,7 +275,17 @@ def _content(request: HttpRequest, token: str, kind: str) -> HttpResponse:
         services.share_access_record(
             share=share, kind=kind, outcome=Outcome.FAILURE, reason="view_only", actor=request.user, request=request
         )
-        return _error(request, 403, "Not allowed", "This link lets you view the document, not download it.")
+        return render(
+            request,
+            "documents/share_denied.html",
+            {
+                "title": "Not allowed",
+                "message": "This link lets you view the document, not download it.",
+                "token": token,
+                "request_id": getattr(request, "request_id", ""),
+            },
+            status=403,
+        )
     version = share.document.current_version
     if version is None:
         raise Http404("No content.")

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.phone import normalize_phone
 from audit.actions import Action, Outcome
-from documents import http, previews, rendering, selectors, services
+from documents import filetypes, http, previews, rendering, selectors, services
 from documents.errors import DocumentError, DuplicateDocument, GrantRefused, UploadTooLarge
 from documents.forms import DocumentFilterForm, GranteeGrantForm, GrantForm, UploadMetadataForm, VersionForm
 from documents.models import Document, DocumentVersion, Family, Grant
@@ -33,6 +33,15 @@ FILTER_CHOICES = {
     for name, field in (("family", "family"), ("level", "level"), ("sort", "sort"))
 }
 MULTIPART_OVERHEAD = 1024 * 1024
+# The design system's .filetype icons (data-type) for each family.
+FILETYPE_ICONS = {
+    Family.PDF: "pdf",
+    Family.WORD: "doc",
+    Family.EXCEL: "sheet",
+    Family.POWERPOINT: "slide",
+    Family.TEXT: "text",
+    Family.IMAGE: "image",
+}
 
 
 def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
@@ -65,27 +74,41 @@ def _end_of_day(day) -> datetime:
 # --- List and search ---------------------------------------------------------------
 
 
+LIST_FIELDS = ("q", "family", "category", "tag", "level", "modified_from", "modified_to", "sort")
+
+
 @login_required
 def document_list(request: HttpRequest) -> HttpResponse:
     form = DocumentFilterForm(request.GET)
-    if form.is_valid():
-        filters = form.filters()
-        page_number = form.cleaned_data.get("page") or 1
-        per_page = form.cleaned_data.get("per_page") or selectors.DEFAULT_PAGE_SIZE
-    else:
-        filters, page_number, per_page = selectors.DocumentFilters(), 1, selectors.DEFAULT_PAGE_SIZE
+    form.is_valid()  # an invalid field filters nothing and its error is shown; the valid ones apply
+    filters = form.filters()
+    data = form.cleaned_data
+    page_number = data.get("page") or 1
+    per_page = data.get("per_page") or selectors.DEFAULT_PAGE_SIZE
     page = selectors.documents_list(request.user, filters=filters, page=page_number, per_page=per_page)
+    past_end = None
+    if not page.documents and page_number > 1:
+        # Past the end (a bookmark, a deleted document): show the last page rather than an empty one.
+        past_end = page_number
+        first = selectors.documents_list(request.user, filters=filters, per_page=per_page, with_total=True)
+        last = max(1, -(-first.total // per_page))
+        if last > 1:
+            first = selectors.documents_list(request.user, filters=filters, page=last, per_page=per_page)
+        page = first
     params = request.GET.copy()
     params.pop("page", None)
-    rows = rendering.document_rows(page.documents, user=request.user, detail_prefix=reverse("documents:list"))
+    values = {name: request.GET.get(name, "") for name in LIST_FIELDS}
     return render(
         request,
         "documents/list.html",
         {
             "form": form,
+            "errors": form.visible_errors(),
             "page": page,
-            "rows": rows,
-            "filters": filters,
+            "past_end": past_end,
+            "rows": rendering.document_rows(page.documents, user=request.user, detail_prefix=reverse("documents:list")),
+            "values": values,
+            "filtered": any(values[name] for name in LIST_FIELDS if name != "sort"),
             "querystring": params.urlencode(),
             "choices": FILTER_CHOICES,
         },
@@ -102,6 +125,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     services.document_access_record(action=Action.DOCUMENT_VIEW, actor=request.user, document=document, request=request)
     context = {
         "document": document,
+        "filetype": FILETYPE_ICONS.get(document.family, "other"),
         "permissions": permissions,
         "tags": list(document.tags.all()),
         "versions": list(selectors.document_versions(document)) if permissions.manage else [],
@@ -147,6 +171,18 @@ def _too_large(request: HttpRequest, name: str = "") -> HttpResponse:
     if _wants_json(request):
         return JsonResponse({"success": False, "error": "DOCUMENT_TOO_LARGE", "message": message}, status=413)
     return _error(request, 413, "File too large", message)
+
+
+def _without_name(message: str, name: str) -> str:
+    """A service's message about one file, for a line that already starts with the file's name."""
+    # The services quote the name as stored (sanitised), which may differ from the name sent.
+    for quoted in {f"'{name}'", f"'{filetypes.sanitize_filename(name)}'"}:
+        if message.startswith(f"{quoted}: "):
+            rest = message[len(quoted) + 2 :]
+            return rest[:1].upper() + rest[1:]
+        if message.startswith(f"{quoted} "):
+            return "This file" + message[len(quoted) :]
+    return message
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -210,7 +246,12 @@ def _upload(request: HttpRequest) -> HttpResponse:
                 request=request,
             )
         except DocumentError as exc:
-            result = {"name": upload.name, "ok": False, "error": exc.code, "message": exc.message}
+            result = {
+                "name": upload.name,
+                "ok": False,
+                "error": exc.code,
+                "message": _without_name(exc.message, upload.name),
+            }
             if isinstance(exc, DuplicateDocument):
                 result["url"] = reverse("documents:detail", args=[exc.existing.pk])
             results.append(result)
@@ -269,15 +310,52 @@ def version_add(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("documents:detail", pk=document.pk)
 
 
+def confirmed(request: HttpRequest) -> bool:
+    """A destructive POST goes through only with the confirmation page's (or dialog's) `confirm=yes`."""
+    return request.method == "POST" and request.POST.get("confirm") == "yes"
+
+
+def confirm_page(request: HttpRequest, *, title: str, message: str, action: str, back: str, **extra) -> HttpResponse:
+    """The server-rendered confirmation a destructive button leads to (without JavaScript, or without `confirm`)."""
+    context = {"title": title, "message": message, "action": action, "back": back, **extra}
+    return render(request, "documents/confirm.html", context)
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
+
+
+def _delete_summary(document: Document) -> str:
+    """What deleting `document` takes with it, in words: "2 versions, access for 1 person and 3 share links"."""
+    versions = selectors.document_versions(document).count()
+    grants = selectors.document_grants(document).count()
+    shares = selectors.document_shares(document).count()
+    parts = [_count(versions, "version", "versions")]
+    if grants:
+        parts.append(f"access for {_count(grants, 'person or group', 'people or groups')}")
+    if shares:
+        parts.append(_count(shares, "share link", "share links"))
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def document_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET, or a POST without `confirm=yes`: the confirmation page. A confirmed POST deletes for good."""
     document = _visible_or_404(request, pk)
     if not selectors.document_permissions(request.user, document).manage:
         return _error(request, 403, "Not allowed", "Only the owner can delete this document.")
-    title = document.title
+    title, summary = document.title, _delete_summary(document)
+    if not confirmed(request):
+        return confirm_page(
+            request,
+            title=f"Delete “{title}”?",
+            message=f"This deletes the document with its {summary}. It cannot be undone.",
+            action="Delete this document",
+            back=reverse("documents:detail", args=[document.pk]),
+        )
     services.document_delete(acting_user=request.user, document=document, request=request)
-    messages.success(request, f"Deleted “{title}”.")
+    messages.success(request, f"Deleted “{title}” with its {summary}.")
     return redirect("documents:list")
 
 
@@ -438,7 +516,7 @@ def grant_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def grant_delete(request: HttpRequest, pk: int, grant_id: int) -> HttpResponse:
     document = _visible_or_404(request, pk)
     if not selectors.document_permissions(request.user, document).manage:
@@ -447,6 +525,16 @@ def grant_delete(request: HttpRequest, pk: int, grant_id: int) -> HttpResponse:
         grant = selectors.document_grant_get(document, grant_id)
     except Grant.DoesNotExist:
         raise Http404("No such grant.") from None
+    who = grant.user.name if grant.user_id else f"the group {grant.group.name}"
+    if not confirmed(request):
+        return confirm_page(
+            request,
+            title=f"Remove access for {who}?",
+            message=f"{who[0].upper()}{who[1:]} will no longer see “{document.title}”, "
+            "and access they gave others goes with it.",
+            action="Remove access",
+            back=reverse("documents:detail", args=[document.pk]),
+        )
     services.grant_remove(acting_user=request.user, grant=grant, request=request)
-    messages.success(request, "Access removed.")
+    messages.success(request, f"Access removed for {who}.")
     return redirect("documents:detail", pk=document.pk)

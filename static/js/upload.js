@@ -1,4 +1,5 @@
-// Upload page: drag and drop, one request per file with a progress bar, results as they land.
+// Upload page: drag and drop, one request per file, each file with its own progress bar and result.
+// A rejected file shows its error (bar reset, marked failed); the name is said once, the reason after it.
 // No inline scripts (CSP script-src 'self'); without JavaScript the form posts normally.
 (function () {
   "use strict";
@@ -6,7 +7,6 @@
   if (!form) return;
   var input = document.getElementById("id_files");
   var zone = document.getElementById("dropzone");
-  var progress = document.getElementById("upload-progress");
   var status = document.getElementById("upload-status");
   var dropped = [];
 
@@ -14,20 +14,55 @@
     return dropped.length ? dropped : Array.prototype.slice.call(input.files);
   }
 
-  function show(name, ok, message, url) {
+  function badge(ok, text) {
+    var span = document.createElement("span");
+    span.className = "badge " + (ok ? "badge-ok" : "badge-bad");
+    span.textContent = text;
+    return span;
+  }
+
+  // One row per file: name, then a progress bar while it is sent, then its result.
+  function row(file, withProgress) {
     var item = document.createElement("li");
-    item.className = ok ? "ok" : "failed";
-    item.textContent = name + ": " + message + " ";
+    item.className = "upload-result";
+    var name = document.createElement("span");
+    name.className = "upload-name";
+    name.textContent = file.name;
+    item.appendChild(name);
+    var message = document.createElement("span");
+    message.className = "upload-message";
+    item.appendChild(message);
+    if (withProgress) {
+      var bar = document.createElement("progress");
+      bar.max = 100;
+      bar.value = 0;
+      bar.setAttribute("aria-label", "Uploading " + file.name);
+      item.appendChild(bar);
+      item.bar = bar;
+    }
+    item.message = message;
+    status.appendChild(item);
+    return item;
+  }
+
+  function finish(item, ok, text, url) {
+    item.className = "upload-result " + (ok ? "ok" : "failed");
+    if (item.bar) {
+      item.bar.value = ok ? 100 : 0;
+      item.bar.hidden = true;
+    }
+    item.insertBefore(badge(ok, ok ? "Uploaded" : "Not uploaded"), item.message);
+    item.message.textContent = ok ? "" : text;
     if (url) {
       var link = document.createElement("a");
       link.href = url;
-      link.textContent = ok ? "Open" : "See it";
+      link.textContent = ok ? "Open" : "See the existing document";
       item.appendChild(link);
     }
-    status.appendChild(item);
   }
 
-  function send(file, total, done) {
+  function send(file) {
+    var item = row(file, true);
     return new Promise(function (resolve) {
       var data = new FormData(form);
       data.delete("files");
@@ -37,24 +72,23 @@
       xhr.setRequestHeader("Accept", "application/json");
       xhr.setRequestHeader("X-CSRFToken", form.querySelector("[name=csrfmiddlewaretoken]").value);
       xhr.upload.addEventListener("progress", function (event) {
-        if (event.lengthComputable) {
-          progress.value = Math.round(((done + event.loaded / event.total) / total) * 100);
-        }
+        // Sent is not accepted: the bar stops short of full until the server has said yes.
+        if (event.lengthComputable) item.bar.value = Math.min(95, Math.round((event.loaded / event.total) * 95));
       });
       xhr.addEventListener("load", function () {
         var body = null;
         try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
         var result = body && body.results ? body.results[0] : null;
         if (result) {
-          show(file.name, result.ok, result.ok ? "uploaded." : result.message, result.url);
+          finish(item, result.ok, result.message, result.url);
         } else {
-          show(file.name, false, (body && body.message) || "the upload failed (" + xhr.status + ").", null);
+          finish(item, false, (body && body.message) || "The upload failed (" + xhr.status + "). Try again.", null);
         }
-        resolve();
+        resolve(Boolean(result && result.ok));
       });
       xhr.addEventListener("error", function () {
-        show(file.name, false, "the connection failed; try again.", null);
-        resolve();
+        finish(item, false, "The connection failed. Try again.", null);
+        resolve(false);
       });
       xhr.send(data);
     });
@@ -65,16 +99,14 @@
     if (!list.length) return;
     event.preventDefault();
     status.textContent = "";
-    progress.hidden = false;
-    progress.value = 0;
     var chain = Promise.resolve();
-    list.forEach(function (file, index) {
-      chain = chain.then(function () { return send(file, list.length, index); });
+    list.forEach(function (file) {
+      chain = chain.then(function () { return send(file); });
     });
     chain.then(function () {
-      progress.value = 100;
       dropped = [];
       form.reset();
+      input.required = true;
     });
   });
 
@@ -92,6 +124,8 @@
     dropped = Array.prototype.slice.call(event.dataTransfer.files);
     input.required = false;
     status.textContent = "";
-    dropped.forEach(function (file) { show(file.name, true, "ready to upload.", null); });
+    dropped.forEach(function (file) {
+      row(file, false).message.textContent = "Ready to upload.";
+    });
   });
 })();

@@ -43,7 +43,7 @@ def test_upload_find_open_share_by_link_and_revoke(site, new_context):
     page.fill("#id_category", "Contracts")
     page.click("#upload-form button[type=submit]")
     page.wait_for_selector("#upload-status li.ok")
-    assert page.locator("#upload-progress").get_attribute("value") == "100"
+    assert page.locator("#upload-status li.ok progress").evaluate("bar => bar.value") == 100
 
     # Find it by search from the home page (the document list for signed-in people).
     page.goto(site + "/")
@@ -79,8 +79,9 @@ def test_upload_find_open_share_by_link_and_revoke(site, new_context):
 
     # The owner revokes it; the stranger now sees the 410 page.
     page.goto(site + "/documents/shares/")
-    page.click("text=Revoke")
-    page.wait_for_selector("text=The link is revoked")
+    page.click("form[data-confirm] button:has-text('Revoke')")
+    page.click("dialog.confirm-dialog button:has-text('Revoke')")
+    page.wait_for_selector("text=is revoked")
     response = stranger.goto(link)
     assert response.status == 410
     assert "revoked" in stranger.locator("main").inner_text()

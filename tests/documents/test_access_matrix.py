@@ -35,6 +35,7 @@ MATRIX = {
     ("share_create", "post"): [200, 403, 403, 403, 404, 302, 404, 404],
     ("grant_create", "post"): [302, 403, 403, 403, 404, 302, 404, 404],
     ("version_add", "post"): [302, 403, 403, 403, 404, 302, 404, 404],
+    ("delete", "get"): [200, 403, 403, 403, 404, 302, 404, 404],
     ("delete", "post"): [302, 403, 403, 403, 404, 302, 404, 404],
 }
 CASES = [
@@ -83,7 +84,7 @@ POST_DATA = {
     "share_create": {"access": "view", "expires_on": (timezone.now() + timedelta(days=3)).date().isoformat()},
     "grant_create": {"recipient": "nobody@example.com", "permission": "view"},
     "version_add": {},
-    "delete": {},
+    "delete": {"confirm": "yes"},
 }
 
 

@@ -104,7 +104,7 @@ def test_unlocking_one_link_does_not_unlock_another(client, owner, document):
 def test_a_revoked_link_shows_a_clear_410_page(client, owner, document):
     share, token = services.share_create(acting_user=owner, document=document)
     login(client, owner)
-    client.post(reverse("documents:share_revoke", args=[share.pk]))
+    client.post(reverse("documents:share_revoke", args=[share.pk]), {"confirm": "yes"})
     client.logout()
     response = client.get(reverse("share:link", args=[token]))
     assert response.status_code == 410
@@ -140,7 +140,7 @@ def test_the_owner_extends_and_shortens_a_link_from_the_list(client, owner, docu
 def test_someone_else_cannot_change_or_revoke_my_link(client, owner, other, document):
     share, _ = services.share_create(acting_user=owner, document=document)
     login(client, other)
-    assert client.post(reverse("documents:share_revoke", args=[share.pk])).status_code == 404
+    assert client.post(reverse("documents:share_revoke", args=[share.pk]), {"confirm": "yes"}).status_code == 404
     later = (timezone.now() + timedelta(days=60)).date().isoformat()
     assert client.post(reverse("documents:share_update", args=[share.pk]), {"expires_on": later}).status_code == 404
     share.refresh_from_db()
@@ -152,7 +152,7 @@ def test_the_owner_can_revoke_a_link_a_grantee_made(client, owner, other, docume
     services.grant_add(acting_user=owner, document=document, user=other, permission="share", notify=False)
     share, _ = services.share_create(acting_user=other, document=document)
     login(client, owner)
-    client.post(reverse("documents:share_revoke", args=[share.pk]))
+    client.post(reverse("documents:share_revoke", args=[share.pk]), {"confirm": "yes"})
     share.refresh_from_db()
     assert share.revoked_at is not None
 

@@ -64,7 +64,7 @@ def test_a_cross_site_post_to_a_public_page_is_refused(db, name, args):
 def test_a_cross_site_delete_leaves_the_document_in_place(owner, document):
     browser = Client(enforce_csrf_checks=True)
     login(browser, owner)
-    browser.post(reverse("documents:delete", args=[document.pk]))
+    browser.post(reverse("documents:delete", args=[document.pk]), {"confirm": "yes"})
     assert Document.objects.filter(pk=document.pk).exists()
 
 

@@ -97,7 +97,8 @@ def test_managing_a_link_never_redirects_off_site(client, owner, document, next_
     share, _ = services.share_create(acting_user=owner, document=document)
     login(client, owner)
     for name in ("documents:share_update", "documents:share_revoke"):
-        response = client.post(reverse(name, args=[share.pk]), {"expires_on": "2000-01-01", "next": next_url})
+        data = {"expires_on": "2000-01-01", "next": next_url, "confirm": "yes"}
+        response = client.post(reverse(name, args=[share.pk]), data)
         assert response.status_code == 302 and response["Location"].startswith("/")
         assert "evil" not in response["Location"] and not response["Location"].startswith("//")
 
@@ -106,7 +107,8 @@ def test_a_share_id_that_is_not_mine_is_a_404_for_update_and_revoke(client, owne
     share, _ = services.share_create(acting_user=owner, document=document)
     login(client, UserFactory())
     for name in ("documents:share_update", "documents:share_revoke"):
-        assert client.post(reverse(name, args=[share.pk]), {"expires_on": "2099-01-01"}).status_code == 404
+        data = {"expires_on": "2099-01-01", "confirm": "yes"}
+        assert client.post(reverse(name, args=[share.pk]), data).status_code == 404
     assert Share.objects.get(pk=share.pk).revoked_at is None
 
 
