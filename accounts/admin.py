@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import ngettext
 from django_otp_webauthn.admin import WebAuthnCredentialAdmin
 from django_otp_webauthn.models import WebAuthnCredential
 
@@ -81,14 +82,24 @@ class UserAdmin(DjangoUserAdmin):
     def send_enrollment_link(self, request, queryset):
         for user in queryset:
             services.enrollment_link_create(user=user, acting_user=request.user, request=request)
-        self.message_user(request, f"Enrollment links sent to {queryset.count()} people.", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("Enrollment link sent to %(count)d person.", "Enrollment links sent to %(count)d people.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Lost phone: revoke all passkeys")
     def revoke_devices(self, request, queryset):
         count = sum(
             services.devices_revoke_all(user=user, acting_user=request.user, request=request) for user in queryset
         )
-        self.message_user(request, f"{count} passkeys revoked.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d passkey revoked.", "%(count)d passkeys revoked.", count) % {"count": count},
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Sign out of every session")
     def revoke_sessions(self, request, queryset):
@@ -101,13 +112,22 @@ class UserAdmin(DjangoUserAdmin):
             )
             for user in queryset
         )
-        self.message_user(request, f"{count} sessions signed out.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d session signed out.", "%(count)d sessions signed out.", count) % {"count": count},
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Unlock sign-in (lift denial lock and fraud block)")
     def unlock(self, request, queryset):
         for user in queryset:
             services.user_unlock(user=user, acting_user=request.user, request=request)
-        self.message_user(request, f"{queryset.count()} people unlocked.", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("%(count)d person unlocked.", "%(count)d people unlocked.", count) % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

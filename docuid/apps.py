@@ -17,3 +17,25 @@ class DocuIDAdminConfig(admin_apps.AdminConfig):
 
     default = False
     default_site = "docuid.admin.DocuIDAdminSite"
+
+
+# The admin index heads each app's models with its verbose_name: django-otp's plugins have none, so
+# staff saw "OTP_STATIC" and "OTP_TOTP". Same apps and labels (models, migrations unchanged), plain names.
+from django_otp.plugins.otp_static.apps import DefaultConfig as _OTPStaticConfig  # noqa: E402
+from django_otp.plugins.otp_totp.apps import DefaultConfig as _OTPTOTPConfig  # noqa: E402
+from django_otp_webauthn.apps import OtpWebauthnConfig as _OTPWebAuthnConfig  # noqa: E402
+
+
+class BackupCodesConfig(_OTPStaticConfig):
+    default = False
+    verbose_name = "Backup codes"
+
+
+class AuthenticatorAppsConfig(_OTPTOTPConfig):
+    default = False
+    verbose_name = "Authenticator apps"
+
+
+class PasskeysConfig(_OTPWebAuthnConfig):
+    default = False
+    verbose_name = "Passkeys"

@@ -77,9 +77,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
-    "django_otp_webauthn",
+    "docuid.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp, named for the admin
+    "docuid.apps.BackupCodesConfig",  # django_otp.plugins.otp_static
+    "docuid.apps.PasskeysConfig",  # django_otp_webauthn
     "axes",  # admin login lockout (settings block "Admin login lockout")
     "django_prometheus",
     "rest_framework",

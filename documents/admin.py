@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
 from audit import record
 from audit.actions import Action, Outcome
@@ -291,7 +292,12 @@ class DocumentAdmin(admin.ModelAdmin):
                         )
                 self.message_user(
                     request,
-                    f"Granted {form.cleaned_data['group'].name} access to {queryset.count()} document(s).",
+                    ngettext(
+                        "Granted %(group)s access to %(count)d document.",
+                        "Granted %(group)s access to %(count)d documents.",
+                        queryset.count(),
+                    )
+                    % {"group": form.cleaned_data["group"].name, "count": queryset.count()},
                     messages.SUCCESS,
                 )
                 return None

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import ngettext
 
 from operations.models import Incident, IncidentUpdate, PostMortem, PostMortemActionItem
 from operations.services import incidents as services
@@ -196,7 +197,12 @@ class IncidentAdmin(admin.ModelAdmin):
             except IncidentError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
         if count:
-            self.message_user(request, f"{count} incident(s) {done}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("%(count)d incident %(done)s.", "%(count)d incidents %(done)s.", count)
+                % {"count": count, "done": done},
+                messages.SUCCESS,
+            )
 
     # --- the ops report page --------------------------------------------------------------
 

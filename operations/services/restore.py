@@ -73,7 +73,8 @@ def restore_plan(*, backup) -> RestorePlan:
     newer = sorted(f"{app}.{name}" for app, name in manifest["migrations"] if (app, name) not in known)
     if newer:
         plan.refusals.append(
-            f"the backup's schema is newer than this code ({len(newer)} unknown migration(s), e.g. {newer[0]}); "
+            f"the backup's schema is newer than this code ({len(newer)} unknown migration{'s' if len(newer) != 1 else ''}, "
+            f"e.g. {newer[0]}); "
             "deploy the version that made it"
         )
     if manifest["app_version"] != settings.DOCUID_VERSION:

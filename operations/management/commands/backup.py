@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 
 from operations.errors import OperationsError
 from operations.management.progress import TerminalProgress
@@ -32,7 +33,14 @@ class Command(BaseCommand):
                 return
             if options.get("action") == "retry-replicas":
                 completed = backup_replicas_retry()
-                self.stdout.write(f"{len(completed)} backup(s) now complete on every replica.")
+                self.stdout.write(
+                    ngettext(
+                        "%(count)d backup now complete on every replica.",
+                        "%(count)d backups now complete on every replica.",
+                        len(completed),
+                    )
+                    % {"count": len(completed)}
+                )
                 return
         except OperationsError as exc:
             raise CommandError(str(exc)) from None

@@ -1,6 +1,7 @@
 """`ops_report`: print (or mail, or export as CSV) the daily or weekly ops report."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 
 from operations.services.reports import ops_report_build, ops_report_csv, ops_report_send, ops_report_text
 
@@ -26,4 +27,6 @@ class Command(BaseCommand):
                 raise CommandError(f"The report could not be mailed: {exc}") from None
             if not sent:
                 raise CommandError("DOCUID_OPS_EMAILS is empty: set it to the addresses that get the report.")
-            self.stderr.write(f"Mailed to {sent} recipient(s).")
+            self.stderr.write(
+                ngettext("Mailed to %(count)d recipient.", "Mailed to %(count)d recipients.", sent) % {"count": sent}
+            )

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 
 from operations.errors import OperationsError
 from operations.management.progress import TerminalProgress
@@ -52,6 +53,11 @@ class Command(BaseCommand):
         if plan.pending_migrations:
             self.stdout.write(
                 self.style.WARNING(
-                    f"The backup predates {len(plan.pending_migrations)} migration(s): run `manage.py migrate`."
+                    ngettext(
+                        "The backup predates %(count)d migration: run `manage.py migrate`.",
+                        "The backup predates %(count)d migrations: run `manage.py migrate`.",
+                        len(plan.pending_migrations),
+                    )
+                    % {"count": len(plan.pending_migrations)}
                 )
             )
