@@ -38,7 +38,29 @@ class DocumentFilterForm(forms.Form):
     page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
     per_page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE)
 
+    # Paging comes from links, not from the person: a bad value falls back to its default quietly.
+    QUIET_FIELDS = ("page", "per_page")
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("modified_from"), data.get("modified_to")
+        if start and end and start > end:
+            # Both ends are dropped: half a reversed range would filter by something nobody asked for.
+            del data["modified_from"]
+            self.add_error("modified_to", "“Modified to” must be on or after “Modified from”.")
+        return data
+
+    def visible_errors(self) -> list[tuple[str, str, str]]:
+        """(field id, label, message) for every error the person can fix, in the form's order."""
+        return [
+            (self[name].auto_id, self[name].label, message)
+            for name in self.fields
+            if name not in self.QUIET_FIELDS
+            for message in self.errors.get(name, ())
+        ]
+
     def filters(self) -> DocumentFilters:
+        """The filters from the fields that are valid; an invalid field filters nothing (its error is shown)."""
         data = self.cleaned_data
         return DocumentFilters(
             query=data.get("q", "").strip(),

@@ -74,27 +74,41 @@ def _end_of_day(day) -> datetime:
 # --- List and search ---------------------------------------------------------------
 
 
+LIST_FIELDS = ("q", "family", "category", "tag", "level", "modified_from", "modified_to", "sort")
+
+
 @login_required
 def document_list(request: HttpRequest) -> HttpResponse:
     form = DocumentFilterForm(request.GET)
-    if form.is_valid():
-        filters = form.filters()
-        page_number = form.cleaned_data.get("page") or 1
-        per_page = form.cleaned_data.get("per_page") or selectors.DEFAULT_PAGE_SIZE
-    else:
-        filters, page_number, per_page = selectors.DocumentFilters(), 1, selectors.DEFAULT_PAGE_SIZE
+    form.is_valid()  # an invalid field filters nothing and its error is shown; the valid ones apply
+    filters = form.filters()
+    data = form.cleaned_data
+    page_number = data.get("page") or 1
+    per_page = data.get("per_page") or selectors.DEFAULT_PAGE_SIZE
     page = selectors.documents_list(request.user, filters=filters, page=page_number, per_page=per_page)
+    past_end = None
+    if not page.documents and page_number > 1:
+        # Past the end (a bookmark, a deleted document): show the last page rather than an empty one.
+        past_end = page_number
+        first = selectors.documents_list(request.user, filters=filters, per_page=per_page, with_total=True)
+        last = max(1, -(-first.total // per_page))
+        if last > 1:
+            first = selectors.documents_list(request.user, filters=filters, page=last, per_page=per_page)
+        page = first
     params = request.GET.copy()
     params.pop("page", None)
-    rows = rendering.document_rows(page.documents, user=request.user, detail_prefix=reverse("documents:list"))
+    values = {name: request.GET.get(name, "") for name in LIST_FIELDS}
     return render(
         request,
         "documents/list.html",
         {
             "form": form,
+            "errors": form.visible_errors(),
             "page": page,
-            "rows": rows,
-            "filters": filters,
+            "past_end": past_end,
+            "rows": rendering.document_rows(page.documents, user=request.user, detail_prefix=reverse("documents:list")),
+            "values": values,
+            "filtered": any(values[name] for name in LIST_FIELDS if name != "sort"),
             "querystring": params.urlencode(),
             "choices": FILTER_CHOICES,
         },
