@@ -21,6 +21,7 @@ class DocuIDAdminConfig(admin_apps.AdminConfig):
 
 # The admin index heads each app's models with its verbose_name: django-otp's plugins have none, so
 # staff saw "OTP_STATIC" and "OTP_TOTP". Same apps and labels (models, migrations unchanged), plain names.
+from axes.apps import AppConfig as _AxesConfig  # noqa: E402
 from django_otp.plugins.otp_static.apps import DefaultConfig as _OTPStaticConfig  # noqa: E402
 from django_otp.plugins.otp_totp.apps import DefaultConfig as _OTPTOTPConfig  # noqa: E402
 from django_otp_webauthn.apps import OtpWebauthnConfig as _OTPWebAuthnConfig  # noqa: E402
@@ -39,3 +40,8 @@ class AuthenticatorAppsConfig(_OTPTOTPConfig):
 class PasskeysConfig(_OTPWebAuthnConfig):
     default = False
     verbose_name = "Passkeys"
+
+
+class AdminLockoutsConfig(_AxesConfig):
+    default = False
+    verbose_name = "Admin sign-in lockouts"

@@ -80,7 +80,7 @@ INSTALLED_APPS = [
     "docuid.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp, named for the admin
     "docuid.apps.BackupCodesConfig",  # django_otp.plugins.otp_static
     "docuid.apps.PasskeysConfig",  # django_otp_webauthn
-    "axes",  # admin login lockout (settings block "Admin login lockout")
+    "docuid.apps.AdminLockoutsConfig",  # axes: admin login lockout (settings block "Admin login lockout")
     "django_prometheus",
     "rest_framework",
     "drf_spectacular",

@@ -27,7 +27,8 @@ def test_the_admin_index_names_the_otp_apps_in_words(admin_client):
     assert response.status_code == 200
     html = response.content.decode()
     assert "Authenticator apps" in html and "Backup codes" in html and "Passkeys" in html
-    for raw in ("OTP_TOTP", "OTP_STATIC", "Otp_Totp", "Otp_Static", "OTP WebAuthn"):
+    assert "Admin sign-in lockouts" in html
+    for raw in ("OTP_TOTP", "OTP_STATIC", "Otp_Totp", "Otp_Static", "OTP WebAuthn", ">Axes<"):
         assert raw not in html
 
 
