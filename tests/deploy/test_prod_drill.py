@@ -133,6 +133,17 @@ class Stack:
             "for i in Incident.objects.order_by('pk')]))"
         )
 
+    def unreachable_rule_state(self) -> str:
+        """Prometheus's state of DocuIDAuthServiceDown{cause="app_unreachable"}: inactive, pending or firing."""
+        url = f"http://127.0.0.1:{self.ports['PROMETHEUS']}/api/v1/rules?type=alert"
+        groups = requests.get(url, timeout=5).json()["data"]["groups"]
+        return next(
+            rule["state"]
+            for group in groups
+            for rule in group["rules"]
+            if rule["name"] == "DocuIDAuthServiceDown" and rule["labels"].get("cause") == "app_unreachable"
+        )
+
     def alertmanager_alerts(self) -> list[dict]:
         response = requests.get(f"http://127.0.0.1:{self.ports['ALERTMANAGER']}/api/v2/alerts", timeout=5)
         response.raise_for_status()
@@ -257,6 +268,10 @@ def test_a_backup_runs_through_the_worker(stack):
 def test_an_outage_of_web_reaches_the_status_page_and_resolves(stack):
     site = stack.session()
     before = {i["started_at"] for i in stack.incidents()}
+    # A Prometheus that has just started evaluates the rule before its first scrape (no `up` yet: 0
+    # instances up) and holds it pending until an evaluation sees the app up; an outage then would
+    # inherit that earlier start. Real outages begin from an inactive rule: so does the drill's.
+    wait_for("Prometheus to see the app up", lambda: stack.unreachable_rule_state() == "inactive", 120)
     impact = time.time()
     stack.run("bash", str(STACK), "stop", "web")
     assert site.get(stack.site + "/login/", timeout=10).status_code == 502, "web is still answering"
