@@ -47,3 +47,14 @@ def rate_limited_page(request: HttpRequest, exc: RateLimited) -> HttpResponse:
 
 def ended_page(request: HttpRequest, *, title: str, message: str, status: int = 200) -> HttpResponse:
     return render(request, "accounts/ended.html", {"title": title, "message": message}, status=status)
+
+
+def confirmed(request: HttpRequest) -> bool:
+    """A destructive POST goes through only with the confirmation page's (or dialog's) `confirm=yes`."""
+    return request.method == "POST" and request.POST.get("confirm") == "yes"
+
+
+def confirm_page(request: HttpRequest, *, title: str, message: str, action: str, back: str) -> HttpResponse:
+    """Where a destructive button leads without JavaScript (static/js/confirm.js asks in a dialog instead)."""
+    context = {"title": title, "message": message, "action": action, "back": back}
+    return render(request, "accounts/confirm.html", context)

@@ -5,12 +5,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors, services
 from accounts.phone import readable_phone
 from accounts.services import api_tokens
+from accounts.views.common import confirm_page, confirmed
 
 
 @login_required
@@ -38,8 +40,20 @@ def _fresh(request: HttpRequest) -> bool:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def device_remove_view(request: HttpRequest, device_id: int) -> HttpResponse:
+    if not confirmed(request):
+        device = selectors.devices_for(user=request.user).filter(pk=device_id).first()
+        if device is None:
+            messages.error(request, "No such device.")
+            return redirect("accounts:profile")
+        return confirm_page(
+            request,
+            title=f"Remove “{device.name}”?",
+            message="This phone will no longer approve your sign-ins. To use it again, ask support for a new enrollment link.",
+            action="Remove this device",
+            back=reverse("accounts:profile") + "#devices",
+        )
     try:
         services.device_remove(
             user=request.user, device_id=device_id, acting_user=request.user, request=request, fresh=_fresh(request)
@@ -76,8 +90,16 @@ def session_revoke_view(request: HttpRequest, session_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def sign_out_everywhere_view(request: HttpRequest) -> HttpResponse:
+    if not confirmed(request):
+        return confirm_page(
+            request,
+            title="Sign out everywhere?",
+            message="Every browser and app signed in as you, this one included, will have to sign in again.",
+            action="Sign out everywhere",
+            back=reverse("accounts:profile") + "#sessions",
+        )
     services.user_sessions_revoke_all(user=request.user, acting_user=request.user, request=request)
     services.session_logout(request=request)
     messages.info(request, "You are signed out everywhere.")

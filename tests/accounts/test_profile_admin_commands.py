@@ -59,7 +59,7 @@ def test_removing_a_device_right_after_a_passkey_sign_in_works_and_is_audited(cl
     user, authenticator = enrolled
     sign_in_with_passkey(client, user, authenticator)
     device = WebAuthnCredential.objects.get(user=user)
-    client.post(reverse("accounts:device-remove", args=[device.pk]))
+    client.post(reverse("accounts:device-remove", args=[device.pk]), {"confirm": "yes"})
     assert not WebAuthnCredential.objects.filter(pk=device.pk).exists()
     assert AuditEvent.objects.filter(action="device.removed").exists()
 
@@ -71,7 +71,7 @@ def test_removing_a_device_without_a_fresh_approval_is_refused(client, webauthn_
     session[SESSION_AUTHENTICATED_AT_KEY] = (timezone.now() - timedelta(minutes=30)).timestamp()
     session.save()
     device = WebAuthnCredential.objects.get(user=user)
-    response = client.post(reverse("accounts:device-remove", args=[device.pk]), follow=True)
+    response = client.post(reverse("accounts:device-remove", args=[device.pk]), {"confirm": "yes"}, follow=True)
     assert b"fresh approval" in response.content
     assert WebAuthnCredential.objects.filter(pk=device.pk).exists()
 
@@ -84,7 +84,7 @@ def test_nobody_can_remove_or_rename_someone_elses_device(client, webauthn_provi
     enroll(other, http_request)
     sign_in_with_passkey(client, user, authenticator)
     theirs = WebAuthnCredential.objects.get(user=other)
-    client.post(reverse("accounts:device-remove", args=[theirs.pk]))
+    client.post(reverse("accounts:device-remove", args=[theirs.pk]), {"confirm": "yes"})
     client.post(reverse("accounts:device-rename", args=[theirs.pk]), {"name": "mine now"})
     theirs.refresh_from_db()
     assert theirs.name == "Phone"
@@ -96,7 +96,7 @@ def test_sign_out_everywhere_ends_every_session_of_the_person(webauthn_provider,
     sign_in_with_passkey(laptop, user, authenticator)
     sign_in_with_passkey(tablet, user, authenticator)
     assert UserSession.objects.filter(user=user).count() == 2
-    laptop.post(reverse("accounts:sign-out-everywhere"))
+    laptop.post(reverse("accounts:sign-out-everywhere"), {"confirm": "yes"})
     assert tablet.get(reverse("accounts:profile")).status_code == 302
     assert UserSession.objects.filter(user=user).count() == 0
 

@@ -62,3 +62,42 @@ def test_a_profile_with_no_activity_says_so_without_an_empty_table(client, perso
     page = client.get(reverse("accounts:profile")).content.decode()
     activity = page.split('id="activity"', 1)[1]
     assert "No activity yet" in activity and "<table" not in activity
+
+
+# --- destructive buttons never act in one click (static/js/confirm.js asks first; without it, this page) ---
+
+
+def test_removing_a_device_without_confirmation_shows_a_confirmation_page_and_keeps_it(client, enrolled):
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    user, _ = enrolled
+    client.force_login(user)
+    device = WebAuthnCredential.objects.get(user=user)
+    url = reverse("accounts:device-remove", args=[device.pk])
+    for response in (client.post(url), client.get(url)):
+        html = response.content.decode()
+        assert response.status_code == 200 and f"<h1>Remove “{device.name}”?</h1>" in html
+        assert '<input type="hidden" name="confirm" value="yes">' in html and 'method="post"' in html
+    assert WebAuthnCredential.objects.filter(pk=device.pk).exists()
+
+
+def test_the_confirmation_page_names_only_the_persons_own_devices(client, enrolled, person):
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    theirs = WebAuthnCredential.objects.get(user=enrolled[0])
+    response = client.post(reverse("accounts:device-remove", args=[theirs.pk]), follow=True)
+    assert b"No such device." in response.content and b"<h1>Remove" not in response.content
+    assert WebAuthnCredential.objects.filter(pk=theirs.pk).exists()
+
+
+def test_sign_out_everywhere_without_confirmation_asks_first_and_keeps_the_session(client, person):
+    response = client.post(reverse("accounts:sign-out-everywhere"))
+    assert response.status_code == 200 and "<h1>Sign out everywhere?</h1>" in response.content.decode()
+    assert client.get(reverse("accounts:profile")).status_code == 200
+
+
+def test_the_profiles_destructive_forms_carry_a_confirmation_for_the_dialog(client, enrolled):
+    user, _ = enrolled
+    client.force_login(user)
+    html = client.get(reverse("accounts:profile")).content.decode()
+    assert html.count("data-confirm=") == 2 and 'src="/static/js/confirm.js"' in html
