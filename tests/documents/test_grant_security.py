@@ -133,7 +133,7 @@ def test_removing_a_grantees_grant_removes_the_grants_they_gave(client, owner, d
     login(client, bob)
     assert can_download(client, document) == 200
     login(client, owner)
-    client.post(reverse("documents:grant_delete", args=[document.pk, grant_of(document, eve).pk]))
+    client.post(reverse("documents:grant_delete", args=[document.pk, grant_of(document, eve).pk]), {"confirm": "yes"})
     login(client, bob)
     assert can_download(client, document) == 404
     assert grant_of(document, bob) is None
