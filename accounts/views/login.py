@@ -1,5 +1,7 @@
 """The starting side: phone number form, waiting page (match code, QR), status polling, sign-in."""
 
+import math
+
 import segno
 from django.conf import settings
 from django.contrib import messages
@@ -92,7 +94,8 @@ def wait_view(request: HttpRequest, request_id) -> HttpResponse:
         "asked_number": readable_phone(login_request.phone_number),
         # The countdown runs from the server's own clock, so a wrong clock in the browser
         # cannot make the page claim more (or less) time than the request has.
-        "seconds_left": max(0, int((login_request.expires_at - timezone.now()).total_seconds())),
+        # Rounded up: the page never calls a request expired while the server would still take it.
+        "seconds_left": max(0, math.ceil((login_request.expires_at - timezone.now()).total_seconds())),
         "poll_seconds": POLL_SECONDS,
         "status_url": reverse("accounts:status", args=[login_request.pk]),
         "qr_svg": _qr_svg(claim["qr_url"])

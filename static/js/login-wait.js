@@ -39,7 +39,8 @@ function tick() {
     showExpired();
     return;
   }
-  window.setTimeout(tick, 1000 - ((deadline - performance.now()) % 1000) + 20);
+  // Next when the shown second changes: just past the next whole second before the deadline.
+  window.setTimeout(tick, ((deadline - performance.now()) % 1000) + 20);
 }
 
 async function poll() {
