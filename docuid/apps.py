@@ -5,6 +5,9 @@ from django.contrib.admin import apps as admin_apps
 class DocuIDConfig(AppConfig):
     """The project package: templates, commands, health and metrics."""
 
+    # The other AppConfig classes here (and those imported below) would otherwise leave Django unsure which
+    # is the package's own, and it would fall back to a bare AppConfig whose ready() registers no checks.
+    default = True
     name = "docuid"
     verbose_name = "DocuID"
 

@@ -45,3 +45,12 @@ def test_check_deploy_fails_in_production_without_redis(tmp_path):
     result = manage("check", "--deploy", **env)
     assert result.returncode != 0
     assert "docuid.E001" in result.stderr
+
+
+def test_the_project_package_runs_its_own_app_config():
+    """apps.py holds several AppConfig classes: Django must still pick DocuIDConfig, whose ready() registers the checks."""
+    from django.apps import apps
+
+    from docuid.apps import DocuIDConfig
+
+    assert type(apps.get_app_config("docuid")) is DocuIDConfig
