@@ -3,7 +3,7 @@
 import sys
 
 import pytest
-from django.test import RequestFactory, override_settings
+from django.test import RequestFactory
 from django.views.debug import get_default_exception_reporter_filter, technical_500_response
 
 from docuid.error_reports import CredentialHidingExceptionReporterFilter, mask_credentials
@@ -40,8 +40,10 @@ def test_the_project_uses_the_credential_hiding_filter():
     assert isinstance(get_default_exception_reporter_filter(), CredentialHidingExceptionReporterFilter)
 
 
-@override_settings(**LEAKY_SETTINGS)
 def test_the_debug_500_page_shows_no_connection_string_password(settings):
+    # Through the settings fixture alone: mixed with @override_settings its teardown left DEBUG on for later tests.
+    for name, value in LEAKY_SETTINGS.items():
+        setattr(settings, name, value)
     settings.CACHES = {
         **settings.CACHES,
         "leaky": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": f"redis://:{CACHE_PASSWORD}@cache:6379/3"},

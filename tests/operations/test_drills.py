@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
 
 from audit.actions import Action
 from audit.models import AuditEvent
@@ -139,7 +140,12 @@ def test_the_drill_command_says_what_the_restore_point_was(stored_files, capsys)
 def test_a_fresh_install_exports_no_drill_yet_and_its_install_time(db, client):
     body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
 
-    values = {line.split()[0]: float(line.split()[1]) for line in body.splitlines() if line[:1] not in ("#", "")}
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+        if not sample.labels
+    }
     assert values["docuid_recovery_drill_last_timestamp_seconds"] == 0
     assert values["docuid_backup_replicas_pending"] == 0
     assert 0 < values["docuid_installed_timestamp_seconds"] <= timezone.now().timestamp()
