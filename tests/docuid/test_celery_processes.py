@@ -137,7 +137,7 @@ def stack(tmp_path, redis_url):
     # The web's directory, as a process manager handing everyone .env.example would set it.
     env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "web-prometheus")
     # Nothing left in this Redis database's queue from another run.
-    Celery(broker=redis_url).connection_for_write().default_channel.client.delete("celery")
+    Celery(broker=redis_url, set_as_current=False).connection_for_write().default_channel.client.delete("celery")
     return {"env": env, "var": var_dir, "tmp": tmp_path, "port": int(env["CELERY_WORKER_METRICS_PORT"])}
 
 
@@ -150,7 +150,7 @@ def test_worker_counters_liveness_beat_and_json_logs(stack):
         wait_for(lambda: samples(port).get(("docuid_worker_up", ())) == 1, 90, "the worker did not report up", logs)
 
         # The sweep runs in a pool child; the parent's metrics server must show its count.
-        Celery(broker=env["CELERY_BROKER_URL"]).send_task("accounts.tasks.login_requests_sweep")
+        Celery(broker=env["CELERY_BROKER_URL"], set_as_current=False).send_task("accounts.tasks.login_requests_sweep")
         expired = ("docuid_auth_attempts_total", (("outcome", "expired"),))
         wait_for(lambda: samples(port).get(expired) == 1, 60, "auth.expired never reached the metrics port", logs)
 
