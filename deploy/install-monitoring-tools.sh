@@ -20,38 +20,7 @@ if have_all; then
     exit 0
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "install-monitoring-tools: promtool/amtool missing; re-run as root (sudo $0)" >&2
-    exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-log=$(mktemp)
-# Debian's packages start prometheus and prometheus-alertmanager when they are
-# installed; only the binaries are wanted here, so a temporary policy-rc.d
-# (unless one exists already, as in Docker images) keeps the daemons stopped.
-policy=/usr/sbin/policy-rc.d
-created_policy=0
-cleanup() {
-    rm -f "$log"
-    if [ "$created_policy" -eq 1 ]; then
-        rm -f "$policy"
-    fi
-}
-trap cleanup EXIT
-if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod +x "$policy"
-    created_policy=1
-fi
-
-if ! { apt-get update -qq \
-        && apt-get install -y -qq --no-install-recommends \
-            prometheus prometheus-alertmanager; } >"$log" 2>&1; then
-    cat "$log" >&2
-    echo "install-monitoring-tools: apt-get failed (output above)" >&2
-    exit 1
-fi
+sh "$(dirname "$0")/apt-install-stopped.sh" prometheus prometheus-alertmanager
 
 if ! have_all; then
     echo "install-monitoring-tools: packages installed but promtool/amtool/prometheus-alertmanager still not on PATH" >&2

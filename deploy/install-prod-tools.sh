@@ -24,33 +24,8 @@ command -v prometheus-postgres-exporter >/dev/null 2>&1 || missing="$missing pro
 command -v prometheus-redis-exporter >/dev/null 2>&1 || missing="$missing prometheus-redis-exporter"
 [ -z "$missing" ] && exit 0
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "install-prod-tools: missing$missing; re-run as root (sudo $0)" >&2
-    exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-log=$(mktemp)
-policy=/usr/sbin/policy-rc.d
-created_policy=0
-cleanup() {
-    rm -f "$log"
-    if [ "$created_policy" -eq 1 ]; then
-        rm -f "$policy"
-    fi
-}
-trap cleanup EXIT
-if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod +x "$policy"
-    created_policy=1
-fi
 # shellcheck disable=SC2086  # $missing is a list of package names
-if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing; } >"$log" 2>&1; then
-    cat "$log" >&2
-    echo "install-prod-tools: apt-get failed (output above)" >&2
-    exit 1
-fi
+sh "$here/apt-install-stopped.sh" $missing
 for binary in nginx openssl curl psql prometheus-node-exporter prometheus-postgres-exporter prometheus-redis-exporter; do
     if ! command -v "$binary" >/dev/null 2>&1; then
         echo "install-prod-tools: packages installed but $binary is still not on PATH" >&2
