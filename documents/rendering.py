@@ -1,34 +1,58 @@
-"""The HTML fragments the document pages repeat per row, rendered with Django's Jinja2 backend.
+"""The hot parts of the document pages, rendered with Django's Jinja2 backend.
 
 Django's template language resolves every `{{ variable|filter }}` through its generic
 lookup machinery: a 20-row list page cost ~10 ms in it, more than the page's SQL. The
-rows live in templates/jinja2/documents/ (autoescaped, editable by a designer) and
-Jinja2 renders them at the speed of hand-built strings; the page around them stays a
-Django template.
+list's content with its rows, and the access history's rows, live in
+templates/jinja2/documents/ (autoescaped, editable by a designer) and Jinja2 renders
+them at about the speed of hand-built strings; base.html around them stays a Django
+template.
 """
 
 from functools import cache
 
 from django.template import engines
+from django.urls import reverse
 from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 
 from audit.actions import Action
 from documents.models import Family, SecurityLevel
 
-ACTION_LABELS = dict(Action.choices)
-FAMILY_LABELS = dict(Family.choices)
-LEVEL_LABELS = dict(SecurityLevel.choices)
+
+class _Labels(dict):
+    """A label per value; a value without one prints as itself (templates index these: cheaper than .get)."""
+
+    def __missing__(self, key):
+        return key
+
+
+class _Default(dict):
+    def __init__(self, default: str, mapping: dict):
+        super().__init__(mapping)
+        self.default = default
+
+    def __missing__(self, key):
+        return self.default
+
+
+ACTION_LABELS = _Labels(Action.choices)
+FAMILY_LABELS = _Labels(Family.choices)
+LEVEL_LABELS = _Labels(SecurityLevel.choices)
 # The .filetype icon (static/css/docuid.css) drawn for each family.
-FAMILY_ICONS = {
-    Family.PDF: "pdf",
-    Family.WORD: "doc",
-    Family.EXCEL: "sheet",
-    Family.POWERPOINT: "slide",
-    Family.TEXT: "text",
-    Family.IMAGE: "image",
-}
-LEVEL_BADGES = {SecurityLevel.PUBLIC: "ok", SecurityLevel.CONFIDENTIAL: "warn", SecurityLevel.RESTRICTED: "bad"}
+FAMILY_ICONS = _Default(
+    "other",
+    {
+        Family.PDF: "pdf",
+        Family.WORD: "doc",
+        Family.EXCEL: "sheet",
+        Family.POWERPOINT: "slide",
+        Family.TEXT: "text",
+        Family.IMAGE: "image",
+    },
+)
+LEVEL_BADGES = _Default(
+    "neutral", {SecurityLevel.PUBLIC: "ok", SecurityLevel.CONFIDENTIAL: "warn", SecurityLevel.RESTRICTED: "bad"}
+)
 
 
 def tags_of(document):
@@ -37,30 +61,34 @@ def tags_of(document):
     return cached if cached is not None else document.tags.all()
 
 
-def _render(template_name: str, context: dict) -> SafeString:
+def _render(template_name: str, context: dict, request=None) -> SafeString:
     # engines[...] and get_template are cached lookups: the template compiles once per process.
-    return mark_safe(engines["jinja2"].get_template(template_name).render(context))
+    return mark_safe(engines["jinja2"].get_template(template_name).render(context, request))
 
 
-def document_rows(documents, *, user, detail_prefix: str) -> SafeString:
-    """The <tr> rows of the documents table: icon, title, category, tags, level, type, size, modified, owner.
+def _row_context(documents, *, user, detail_prefix: str) -> dict:
+    """What templates/jinja2/documents/_document_rows.html needs: `documents` from selectors.documents_list
+    (owner selected, tags attached); a row links to `detail_prefix` + its id + "/"."""
+    return {
+        "documents": documents,
+        "user_id": user.pk,
+        "detail_prefix": detail_prefix,
+        "tags_of": tags_of,
+        "family_labels": FAMILY_LABELS,
+        "family_icons": FAMILY_ICONS,
+        "level_labels": LEVEL_LABELS,
+        "level_badges": LEVEL_BADGES,
+    }
 
-    `documents` come from selectors.documents_list (owner selected, tags prefetched);
-    `detail_prefix` is the list URL, to which a document's id and "/" are appended.
+
+def document_list_content(request, context: dict) -> SafeString:
+    """The document list page's content (templates/jinja2/documents/list_content.html), rows included.
+
+    `context` is the view's (form, errors, page, values, filtered, past_end, querystring, choices).
     """
-    return _render(
-        "documents/_document_rows.html",
-        {
-            "documents": documents,
-            "user_id": user.pk,
-            "detail_prefix": detail_prefix,
-            "tags_of": tags_of,
-            "family_labels": FAMILY_LABELS,
-            "family_icons": FAMILY_ICONS,
-            "level_labels": LEVEL_LABELS,
-            "level_badges": LEVEL_BADGES,
-        },
-    )
+    list_url = reverse("documents:list")
+    rows = _row_context(context["page"].documents, user=request.user, detail_prefix=list_url)
+    return _render("documents/list_content.html", {**context, **rows, "list_url": list_url}, request)
 
 
 def history_rows(events) -> SafeString:

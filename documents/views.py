@@ -98,21 +98,20 @@ def document_list(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     params.pop("page", None)
     values = {name: request.GET.get(name, "") for name in LIST_FIELDS}
-    return render(
+    content = rendering.document_list_content(
         request,
-        "documents/list.html",
         {
             "form": form,
             "errors": form.visible_errors(),
             "page": page,
             "past_end": past_end,
-            "rows": rendering.document_rows(page.documents, user=request.user, detail_prefix=reverse("documents:list")),
             "values": values,
             "filtered": any(values[name] for name in LIST_FIELDS if name != "sort"),
             "querystring": params.urlencode(),
             "choices": FILTER_CHOICES,
         },
     )
+    return render(request, "documents/list.html", {"content": content})
 
 
 # --- Detail ------------------------------------------------------------------------
