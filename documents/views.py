@@ -33,15 +33,6 @@ FILTER_CHOICES = {
     for name, field in (("family", "family"), ("level", "level"), ("sort", "sort"))
 }
 MULTIPART_OVERHEAD = 1024 * 1024
-# The design system's .filetype icons (data-type) for each family.
-FILETYPE_ICONS = {
-    Family.PDF: "pdf",
-    Family.WORD: "doc",
-    Family.EXCEL: "sheet",
-    Family.POWERPOINT: "slide",
-    Family.TEXT: "text",
-    Family.IMAGE: "image",
-}
 
 
 def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
@@ -124,7 +115,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     services.document_access_record(action=Action.DOCUMENT_VIEW, actor=request.user, document=document, request=request)
     context = {
         "document": document,
-        "filetype": FILETYPE_ICONS.get(document.family, "other"),
+        "filetype": rendering.FAMILY_ICONS[document.family],
         "permissions": permissions,
         "tags": list(document.tags.all()),
         "versions": list(selectors.document_versions(document)) if permissions.manage else [],
