@@ -155,6 +155,52 @@ class DocumentVersion(models.Model):
         return f"{self.document} v{self.number}"
 
 
+class ExtractionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class VersionText(models.Model):
+    """The text extracted from one version's file (documents.extraction), searched by documents.search."""
+
+    version = models.OneToOneField(
+        DocumentVersion,
+        on_delete=models.CASCADE,
+        related_name="text",
+        help_text="The version this text was extracted from.",
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=ExtractionStatus.choices,
+        default=ExtractionStatus.PENDING,
+        help_text="pending: queued; done: text stored; failed: see the error; skipped: format not extracted.",
+    )
+    # Bounded by the extractor to DOCUID_EXTRACT_MAX_CHARS (default 2,000,000), not by the database.
+    content = models.TextField(blank=True, help_text="The extracted text, cut at DOCUID_EXTRACT_MAX_CHARS characters.")
+    extractor = models.CharField(
+        max_length=30, blank=True, help_text="What extracted it, e.g. 'pdf-text', 'pdf-ocr', 'ooxml-docx', 'image-ocr'."
+    )
+    error = models.CharField(
+        max_length=255, blank=True, help_text="Why extraction failed or was skipped (shown to the owner)."
+    )
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="How long the last attempt took.")
+    attempts = models.PositiveIntegerField(default=0, help_text="How many times extraction has run.")
+    extracted_at = models.DateTimeField(null=True, blank=True, help_text="When the last attempt finished.")
+
+    class Meta:
+        verbose_name = "extracted text"
+        verbose_name_plural = "extracted texts"
+        indexes = [
+            # search_reindex --failed and the docuid_extraction_pending gauge.
+            models.Index(fields=["status"], name="versiontext_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Text of {self.version} ({self.status})"
+
+
 class Grant(models.Model):
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="grants")
     user = models.ForeignKey(
