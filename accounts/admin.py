@@ -24,6 +24,8 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ["date_joined", "last_login"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["phone_number", "name", "email", "address"]})]
+    # Plain labelled multiple selects: the two-box widget's search icons carry ARIA a <span> may not have.
+    filter_horizontal = ()
 
     @admin.display(description="Phone")
     def masked_phone(self, user: User) -> str:

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -36,12 +36,20 @@ class DocumentVersionInline(admin.TabularInline):
         return False
 
 
-class GrantInline(admin.TabularInline):
+class GrantInline(admin.StackedInline):
+    # Stacked, not tabular: a tabular row's inputs have only the column header, no label of their own.
     model = Grant
     extra = 0
     fields = ("user", "group", "permission", "expires_at", "granted_by", "via", "created_at")
     readonly_fields = ("granted_by", "via", "created_at")
     autocomplete_fields = ("user",)
+    # One labelled date-and-time input: the admin's split date / time pair leaves both inputs without a label.
+    formfield_overrides = {
+        models.DateTimeField: {
+            "form_class": forms.DateTimeField,
+            "widget": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        }
+    }
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
@@ -67,6 +75,16 @@ class ShareInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+
+class CategoryListFilter(admin.AllValuesFieldListFilter):
+    """Categories to filter by, where documents without one show as "(none)" instead of an empty link."""
+
+    def choices(self, changelist):
+        for choice in super().choices(changelist):
+            if choice["display"] == "":
+                choice["display"] = "(none)"
+            yield choice
 
 
 def _refuse_self_grant(acting_user, user, group) -> None:
@@ -136,7 +154,7 @@ class BulkGrantForm(forms.Form):
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
     list_display = ("title", "owner", "family", "size", "security_level", "updated_at")
-    list_filter = ("family", "security_level", "category", "created_at")
+    list_filter = ("family", "security_level", ("category", CategoryListFilter), "created_at")
     search_fields = ("title", "category", "owner__name")
     date_hierarchy = "updated_at"
     list_select_related = ("owner",)
