@@ -2,7 +2,8 @@
 # Installs, from Debian's packages, the tools the test suite drives: chromium (browser
 # tests), promtool/amtool/prometheus/alertmanager (alert rules and the end-to-end alert
 # test), python3-cryptography (the PITR scripts run as the postgres user with Debian's
-# python3), nodejs + npm and then, from the npm registry, the packages pinned in
+# python3), tesseract-ocr + tesseract-ocr-eng + fonts-dejavu-core (OCR and its tests),
+# nodejs + npm and then, from the npm registry, the packages pinned in
 # tests/browser/package-lock.json (axe-core, injected by the page audit). Idempotent and
 # quiet: nothing is installed when everything is present.
 set -euo pipefail
@@ -11,6 +12,11 @@ missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 /usr/bin/python3 -c "import cryptography" 2>/dev/null || missing+=(python3-cryptography)
 command -v npm >/dev/null || missing+=(nodejs npm)
+# OCR of scans (documents.extraction) and the font the OCR tests draw their scans with.
+command -v tesseract >/dev/null || missing+=(tesseract-ocr)
+[ -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ] || [ -f /usr/share/tesseract-ocr/4.00/tessdata/eng.traineddata ] \
+  || missing+=(tesseract-ocr-eng)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

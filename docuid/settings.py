@@ -459,6 +459,17 @@ DOCUID_SHARE_PASSWORD_WINDOW_SECONDS = env_int("DOCUID_SHARE_PASSWORD_WINDOW_SEC
 # ranges (resuming a download, a PDF viewer's chunks) are part of that view, not new ones.
 DOCUID_SHARE_OPENING_SECONDS = env_int("DOCUID_SHARE_OPENING_SECONDS", 3600)
 
+# Text extraction (issue #14): a Celery task after each upload extracts a version's text in a
+# child process limited to DOCUID_EXTRACT_CPU_SECONDS of CPU, DOCUID_EXTRACT_MEMORY_MB of
+# address space and DOCUID_EXTRACT_TIMEOUT_SECONDS of wall-clock, keeps at most
+# DOCUID_EXTRACT_MAX_CHARS characters, and OCRs scans with tesseract in DOCUID_OCR_LANGUAGES
+# ("eng", or e.g. "eng+deu": each needs Debian's tesseract-ocr-<lang> package).
+DOCUID_EXTRACT_MAX_CHARS = env_int("DOCUID_EXTRACT_MAX_CHARS", 2_000_000)
+DOCUID_EXTRACT_CPU_SECONDS = env_int("DOCUID_EXTRACT_CPU_SECONDS", 120)
+DOCUID_EXTRACT_MEMORY_MB = env_int("DOCUID_EXTRACT_MEMORY_MB", 1024)
+DOCUID_EXTRACT_TIMEOUT_SECONDS = env_int("DOCUID_EXTRACT_TIMEOUT_SECONDS", 300)
+DOCUID_OCR_LANGUAGES = env("DOCUID_OCR_LANGUAGES", "eng")
+
 # --- Incidents, status page, ops reports, email ------------------------------
 # Alertmanager posts to /ops/alertmanager/webhook with `Authorization: Bearer
 # $DOCUID_ALERTMANAGER_WEBHOOK_TOKEN` (the same value as its credentials_file,

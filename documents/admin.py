@@ -20,7 +20,8 @@ from audit import record
 from audit.actions import Action, Outcome
 from documents import http, services
 from documents.errors import DocumentError
-from documents.models import Document, DocumentVersion, Grant, Permission, SecurityLevel, Share, Tag
+from documents.models import Document, DocumentVersion, Grant, Permission, SecurityLevel, Share, Tag, VersionText
+from documents.services.extraction import version_text_queue
 
 CONTENT_PERMISSION = "documents.download_document_content"
 
@@ -29,8 +30,18 @@ class DocumentVersionInline(admin.TabularInline):
     model = DocumentVersion
     extra = 0
     can_delete = False
-    fields = ("number", "original_name", "mime_type", "size", "sha256", "author", "note", "created_at")
+    fields = ("number", "original_name", "mime_type", "size", "sha256", "author", "note", "created_at", "text_status")
     readonly_fields = fields
+
+    @admin.display(description="Text extraction")
+    def text_status(self, obj) -> str:
+        text = VersionText.objects.filter(version=obj).first()
+        if text is None:
+            return "not queued"
+        url = reverse("admin:documents_versiontext_change", args=[text.pk])
+        return format_html(
+            '<a href="{}">{}</a>{}', url, text.get_status_display(), f": {text.error}" if text.error else ""
+        )
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -361,3 +372,36 @@ class ShareAdmin(admin.ModelAdmin):
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     search_fields = ("name",)
+
+
+@admin.register(VersionText)
+class VersionTextAdmin(admin.ModelAdmin):
+    """Extraction status and errors, read-only. The text itself is document content: not shown here."""
+
+    list_display = ("version", "status", "extractor", "error", "duration_ms", "attempts", "extracted_at")
+    list_filter = ("status", "extractor")
+    list_select_related = ("version__document",)
+    search_fields = ("version__document__title",)
+    fields = ("version", "status", "extractor", "error", "duration_ms", "attempts", "extracted_at")
+    readonly_fields = fields
+    actions = ("re_extract",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Extract the text of the selected versions again", permissions=["view"])
+    def re_extract(self, request: HttpRequest, queryset):
+        count = 0
+        with transaction.atomic():
+            for text in queryset.select_related("version"):
+                version_text_queue(version=text.version)
+                count += 1
+        self.message_user(
+            request, ngettext("%d version queued.", "%d versions queued.", count) % count, messages.SUCCESS
+        )

@@ -50,6 +50,9 @@ TYPES = {
             Family.POWERPOINT,
             ("pptx",),
         ),
+        FileType("odt", "application/vnd.oasis.opendocument.text", Family.WORD, ("odt",)),
+        FileType("ods", "application/vnd.oasis.opendocument.spreadsheet", Family.EXCEL, ("ods",)),
+        FileType("odp", "application/vnd.oasis.opendocument.presentation", Family.POWERPOINT, ("odp",)),
         FileType("doc", "application/msword", Family.WORD, ("doc",)),
         FileType("xls", "application/vnd.ms-excel", Family.EXCEL, ("xls",)),
         FileType("ppt", "application/vnd.ms-powerpoint", Family.POWERPOINT, ("ppt",)),
@@ -62,13 +65,24 @@ TYPES = {
 }
 TYPES_BY_MIME = {t.mime_type: t for t in TYPES.values()}
 KNOWN_EXTENSIONS = {ext: t for t in TYPES.values() for ext in t.extensions}
-ALLOWED_DESCRIPTION = "PDF, Word (docx, doc), Excel (xlsx, xls), PowerPoint (pptx, ppt), text, CSV, Markdown, PNG, JPEG"
+ALLOWED_DESCRIPTION = (
+    "PDF, Word (docx, doc), Excel (xlsx, xls), PowerPoint (pptx, ppt), OpenDocument (odt, ods, odp), "
+    "text, CSV, Markdown, PNG, JPEG"
+)
 
 OOXML_MAIN_PARTS = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": "docx",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": "xlsx",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml": "pptx",
 }
+# OpenDocument packages start with a stored "mimetype" entry naming the kind (ODF 1.2, part 3, 3.3).
+ODF_MIMETYPES = {
+    "application/vnd.oasis.opendocument.text": "odt",
+    "application/vnd.oasis.opendocument.spreadsheet": "ods",
+    "application/vnd.oasis.opendocument.presentation": "odp",
+}
+# Where an OpenDocument package keeps macros (StarBasic, scripts): run by the office suite, so refused.
+ODF_MACRO_FOLDERS = ("basic/", "scripts/")
 # Stream names that identify each legacy Office format inside an OLE2 container.
 OLE_STREAMS = (("worddocument", "doc"), ("workbook", "xls"), ("book", "xls"), ("powerpoint document", "ppt"))
 # Names a browser or the desktop opens as a page, an XML document or a script. The saved copy
@@ -146,6 +160,25 @@ def _ooxml_kind(fileobj: BinaryIO) -> str | None:
         if f'ContentType="{main_part}"' in text:
             return key
     return None
+
+
+def _odf_kind(fileobj: BinaryIO) -> str | None:
+    """odt / ods / odp from the package's mimetype entry; raises UnsupportedFileType for macros."""
+    fileobj.seek(0)
+    try:
+        with zipfile.ZipFile(fileobj) as archive:
+            infos = archive.infolist()
+            if not infos or infos[0].filename != "mimetype" or infos[0].file_size > 100:
+                return None
+            mimetype = archive.read(infos[0]).decode("ascii", errors="replace").strip()
+    except (zipfile.BadZipFile, KeyError, OSError, RuntimeError, ValueError):
+        return None
+    key = ODF_MIMETYPES.get(mimetype)
+    if key is not None and any(info.filename.lower().startswith(ODF_MACRO_FOLDERS) for info in infos):
+        raise UnsupportedFileType(
+            "OpenDocument files with macros are not accepted. Save it without macros (or as PDF) and upload that."
+        )
+    return key
 
 
 def _ole_kind(fileobj: BinaryIO) -> str | None:
@@ -234,7 +267,7 @@ def sniff(fileobj: BinaryIO, name: str) -> FileType:
     if guessed is not None and guessed.extension in {"pdf", "png", "jpg"}:
         key = guessed.extension
     elif header.startswith(b"PK\x03\x04"):
-        key = _ooxml_kind(fileobj)
+        key = _ooxml_kind(fileobj) or _odf_kind(fileobj)
     elif header.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         key = _ole_kind(fileobj)
     elif guessed is None:

@@ -387,3 +387,22 @@ def share_get_by_token(token: str) -> Share | None:
         .filter(token_hash=token_hash)
         .first()
     )
+
+
+# --- extracted text (issue #14) ----------------------------------------------------------
+
+
+def versions_pending_extraction_count() -> int:
+    """Versions whose text is queued or was never queued: the docuid_extraction_pending gauge."""
+    return DocumentVersion.objects.filter(Q(text__isnull=True) | Q(text__status="pending")).count()
+
+
+def versions_to_extract(*, include: str = "missing", document_id: int | None = None) -> QuerySet[DocumentVersion]:
+    """What `search_reindex` extracts: "missing" (never done, or pending), "failed" (those and the failed), or "all"."""
+    versions = DocumentVersion.objects.select_related("document").order_by("pk")
+    if document_id is not None:
+        return versions.filter(document_id=document_id)
+    if include == "all":
+        return versions
+    statuses = ["pending", "failed"] if include == "failed" else ["pending"]
+    return versions.filter(Q(text__isnull=True) | Q(text__status__in=statuses))

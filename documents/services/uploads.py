@@ -17,6 +17,7 @@ from audit.actions import Action, Outcome
 from documents import filetypes, search
 from documents.errors import DuplicateDocument, UnsupportedFormat, UploadTooLarge
 from documents.models import Document, DocumentVersion, Family, SecurityLevel, Tag
+from documents.services import extraction
 
 logger = logging.getLogger("docuid.documents")
 
@@ -158,6 +159,7 @@ def document_upload(
             document.save(update_fields=["current_version"])
             document.tags.set(_tags(tags))
             search.refresh_search_vector(document)
+            extraction.version_text_queue(version=version)
             record(
                 Action.DOCUMENT_UPLOAD,
                 outcome=Outcome.SUCCESS,
@@ -222,6 +224,7 @@ def document_version_add(
             locked.page_count = ingested.page_count
             locked.updated_at = timezone.now()
             locked.save(update_fields=["current_version", "mime_type", "size", "sha256", "page_count", "updated_at"])
+            extraction.version_text_queue(version=version)
             record(
                 Action.DOCUMENT_VERSION,
                 outcome=Outcome.SUCCESS,

@@ -1,0 +1,137 @@
+"""Office Open XML: Word (paragraphs and tables), Excel (sheets as tab-separated rows), PowerPoint (slides and notes)."""
+
+import posixpath
+import zipfile
+
+from documents.extraction import Extracted, ExtractionError, Limits, TextSink
+from documents.extraction.archive import BoundedZip, local
+
+R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def _paragraph_text(zf: BoundedZip, name: str, sink: TextSink, *, paragraph: str, text: str) -> None:
+    """Text of one WordprocessingML / DrawingML part: paragraphs as lines, table rows as tab-separated cells."""
+    line: list[str] = []
+    cell: list[str] = []  # paragraphs of the current table cell
+    row: list[str] = []  # cells of the current table row
+    in_cell = 0
+    for event, elem in zf.iterparse(name):
+        tag = local(elem.tag)
+        if event == "start":
+            if tag == "tc":
+                in_cell += 1
+            continue
+        if tag == text and elem.text:
+            line.append(elem.text)
+        elif tag == "tab":
+            line.append(" " if in_cell else "\t")
+        elif tag in ("br", "cr"):
+            line.append(" " if in_cell else "\n")
+        elif tag == paragraph:
+            joined = "".join(line).strip()
+            if joined and in_cell:
+                cell.append(joined)
+            elif joined:
+                sink.add(joined + "\n")
+            line = []
+        elif tag == "tc":
+            in_cell -= 1
+            row.append(" ".join(cell))
+            cell = []
+        elif tag == "tr":
+            while row and not row[-1]:
+                row.pop()
+            if row:
+                sink.add("\t".join(row) + "\n")
+            row = []
+        elem.clear()
+
+
+def _relationships(zf: BoundedZip, part: str) -> dict[str, str]:
+    folder, base = posixpath.split(part)
+    rels = posixpath.join(folder, "_rels", base + ".rels")
+    if not zf.has(rels):
+        return {}
+    targets = {}
+    for rel in zf.parse(rels):
+        target = rel.get("Target", "")
+        if rel.get("TargetMode") == "External" or not target:
+            continue
+        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+        targets[rel.get("Id", "")] = path
+    return targets
+
+
+def extract_docx(path: str, limits: Limits) -> Extracted:
+    sink = TextSink(limits.max_chars)
+    with BoundedZip(path, limits) as zf:
+        try:
+            _paragraph_text(zf, "word/document.xml", sink, paragraph="p", text="t")
+            for name in sorted(n for n in zf.names() if n.startswith("word/footnotes") and n.endswith(".xml")):
+                _paragraph_text(zf, name, sink, paragraph="p", text="t")
+        except TextSink.Full:
+            pass
+    return Extracted(sink.text(), "ooxml-docx")
+
+
+def extract_pptx(path: str, limits: Limits) -> Extracted:
+    sink = TextSink(limits.max_chars)
+    with BoundedZip(path, limits) as zf:
+        presentation = zf.parse("ppt/presentation.xml")
+        rels = _relationships(zf, "ppt/presentation.xml")
+        slides = [rels.get(sld.get(f"{{{R_NS}}}id", "")) for sld in presentation.iter() if local(sld.tag) == "sldId"]
+        try:
+            for number, slide in enumerate((s for s in slides if s and zf.has(s)), start=1):
+                sink.add(f"Slide {number}\n")
+                _paragraph_text(zf, slide, sink, paragraph="p", text="t")
+                for target in _relationships(zf, slide).values():
+                    if "notesSlides/" in target and zf.has(target):
+                        sink.add("Notes:\n")
+                        _paragraph_text(zf, target, sink, paragraph="p", text="t")
+                sink.add("\n")
+        except TextSink.Full:
+            pass
+    return Extracted(sink.text(), "ooxml-pptx")
+
+
+def extract_xlsx(path: str, limits: Limits) -> Extracted:
+    import openpyxl
+
+    # openpyxl inflates parts itself: check every declared size first (zip bomb).
+    with BoundedZip(path, limits) as zf:
+        total = 0
+        for info in zf.infos.values():
+            if info.file_size > limits.max_part_bytes:
+                raise ExtractionError(
+                    "A part of the file inflates beyond the size limit (zip bomb?).", reason="too_large"
+                )
+            total += info.file_size
+        if total > limits.max_total_bytes:
+            raise ExtractionError("The file inflates beyond the size limit (zip bomb?).", reason="too_large")
+    sink = TextSink(limits.max_chars)
+    try:
+        # A file object, not the path: openpyxl refuses paths whose extension it does not know.
+        workbook = openpyxl.load_workbook(open(path, "rb"), read_only=True, data_only=True)  # noqa: SIM115
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
+        raise ExtractionError("The workbook could not be read; it may be damaged.", reason="damaged") from exc
+    except Exception as exc:  # defusedxml's refusals surface from openpyxl's parser
+        if type(exc).__module__.startswith("defusedxml"):
+            raise ExtractionError(
+                "The file's XML declares entities (billion laughs?); refused.", reason="unsafe"
+            ) from exc
+        raise
+    try:
+        for sheet in workbook.worksheets:
+            sink.add(f"Sheet: {sheet.title}\n")
+            for row in sheet.iter_rows(values_only=True):
+                cells = ["" if value is None else str(value) for value in row]
+                while cells and not cells[-1]:
+                    cells.pop()
+                if cells:
+                    sink.add("\t".join(cells) + "\n")
+            sink.add("\n")
+    except TextSink.Full:
+        pass
+    finally:
+        workbook.close()
+    return Extracted(sink.text(), "ooxml-xlsx")
