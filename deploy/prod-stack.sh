@@ -8,6 +8,7 @@
 #   deploy/prod-stack.sh restart [NAME...]   # default: web ops worker beat, one at a time
 #   deploy/prod-stack.sh status
 #   deploy/prod-stack.sh manage ARGS...  # manage.py with the stack's environment
+#   deploy/prod-stack.sh settings  # the settings the next `up` uses (given now, else remembered)
 #
 # nginx (TLS) -> gunicorn `web` and `ops`, Celery `worker` and `beat`, Prometheus,
 # Alertmanager and the node, PostgreSQL and Redis exporters, on the local PostgreSQL
@@ -23,6 +24,38 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 
 PROD_DIR="$(mkdir -p "${DOCUID_PROD_DIR:-$ROOT/var/prod}" && cd "${DOCUID_PROD_DIR:-$ROOT/var/prod}" && pwd)"
+
+# The settings below (docs/DEPLOYMENT.md, "Settings of make prod") are remembered by every `up`
+# in $PROD_DIR/settings.sh, and one not given again (unset or empty) keeps its remembered value:
+# a later plain `make prod` (an upgrade) must not move to a new empty database, drop the backup
+# replicas given in DOCUID_PROD_EXTRA_ENV, or make a new backup key.
+SETTINGS=(
+    DATABASE_URL REDIS_URL DOCUID_PROD_HOST DOCUID_TLS_CERT DOCUID_TLS_KEY
+    DOCUID_PROD_HTTPS_PORT DOCUID_PROD_HTTP_PORT DOCUID_PROD_WEB_PORT DOCUID_PROD_OPS_PORT
+    DOCUID_PROD_WORKER_METRICS_PORT DOCUID_PROD_PROMETHEUS_PORT DOCUID_PROD_ALERTMANAGER_PORT
+    DOCUID_PROD_NODE_EXPORTER_PORT DOCUID_PROD_POSTGRES_EXPORTER_PORT DOCUID_PROD_REDIS_EXPORTER_PORT
+    DOCUID_BIOMETRIC_PROVIDER DOCUID_ALLOW_SIMULATOR DOCUID_BACKUP_KEY DOCUID_PROD_EXTRA_ENV
+    DOCUID_PROD_RULES EMAIL_BACKEND
+)
+SETTINGS_FILE="$PROD_DIR/settings.sh"
+if [ -s "$SETTINGS_FILE" ]; then
+    # shellcheck source=/dev/null
+    . <(sed -n 's/^\([A-Z_]*\)=/remembered_\1=/p' "$SETTINGS_FILE")
+    for name in "${SETTINGS[@]}"; do
+        remembered="remembered_$name"
+        if [ -z "${!name:-}" ] && [ -n "${!remembered:-}" ]; then
+            printf -v "$name" %s "${!remembered}"
+            export "${name?}"
+        fi
+    done
+fi
+
+print_settings() {  # the settings given (or remembered), as $SETTINGS_FILE keeps them
+    echo "# Written by deploy/prod-stack.sh up: the settings of this stack, reused by the next up."
+    for name in "${SETTINGS[@]}"; do
+        if [ -n "${!name:-}" ]; then printf '%s=%q\n' "$name" "${!name}"; fi
+    done
+}
 HOST="${DOCUID_PROD_HOST:-localhost}"
 HTTPS_PORT="${DOCUID_PROD_HTTPS_PORT:-8443}"
 HTTP_PORT="${DOCUID_PROD_HTTP_PORT:-8080}"
@@ -266,6 +299,7 @@ up() {
     echo "DocuID production stack in $PROD_DIR"
     bash "$ROOT/deploy/install-prod-tools.sh"
     write_env
+    (umask 077 && print_settings >"$SETTINGS_FILE.tmp" && mv "$SETTINGS_FILE.tmp" "$SETTINGS_FILE")
     make_certificate
     render_nginx
     render_monitoring
@@ -336,8 +370,9 @@ manage)
     app python manage.py "$@"
     ;;
 env) echo "$ENV_FILE" ;;
+settings) print_settings ;;  # what the next `up` uses (secrets included: it is the state directory's)
 *)
-    echo "usage: $0 up|down|status|start NAME|stop NAME|restart [NAME...]|manage ARGS..." >&2
+    echo "usage: $0 up|down|status|start NAME|stop NAME|restart [NAME...]|manage ARGS...|settings" >&2
     exit 2
     ;;
 esac
