@@ -372,8 +372,17 @@ class Pagination(serializers.Serializer):
     hasPrevious = serializers.BooleanField()
 
 
+class V1Highlight(serializers.Serializer):
+    field = serializers.ChoiceField(choices=["content", "description"])
+    snippet = StrictCharField(help_text="Escaped HTML: the matching passage, matched words in <mark>…</mark>.")
+
+
+class V1ListDocument(V1Document):
+    highlights = V1Highlight(many=True, help_text="With a search: the matching passage; otherwise empty.")
+
+
 class V1ListData(serializers.Serializer):
-    documents = V1Document(many=True)
+    documents = V1ListDocument(many=True)
     pagination = Pagination()
 
 
@@ -384,8 +393,14 @@ class V1ListOut(serializers.Serializer):
 
 class SearchMetadata(serializers.Serializer):
     query = StrictCharField()
-    totalMatches = serializers.IntegerField()
-    searchTime = serializers.FloatField(help_text="Milliseconds.")
+    totalResults = serializers.IntegerField(help_text="Documents matching that the caller may see.")
+    totalMatches = serializers.IntegerField(help_text="The same as totalResults (kept for older clients).")
+    sortBy = serializers.ChoiceField(choices=["relevance", "title", "dateModified", "size"])
+    took = serializers.FloatField(help_text="Milliseconds.")
+    searchTime = serializers.FloatField(help_text="The same as took (kept for older clients).")
+    didYouMean = StrictCharField(
+        allow_null=True, help_text="When nothing matched: the query respelt from words of documents the caller may see."
+    )
 
 
 class V1SearchData(V1ListData):

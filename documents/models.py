@@ -201,6 +201,23 @@ class VersionText(models.Model):
         return f"Text of {self.version} ({self.status})"
 
 
+class SearchTerm(models.Model):
+    """A word of a document's title, category or tags: the vocabulary of "Did you mean …".
+
+    Kept per document (maintained by documents.search) so a suggestion is only ever drawn
+    from documents the person may see. Trigram-indexed on PostgreSQL (migration 0006).
+    """
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
+    term = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["document", "term"], name="searchterm_unique_doc_term")]
+
+    def __str__(self) -> str:
+        return self.term
+
+
 class Grant(models.Model):
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="grants")
     user = models.ForeignKey(

@@ -10,17 +10,17 @@ Every list, search, detail, open, download, share and API view goes through
 `documents_visible_to` and `document_permissions`.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cache
 
 from django.contrib.auth import get_user_model
-from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, F, FloatField, OuterRef, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from documents import search
 from documents.models import PERMISSION_RANK, Document, DocumentVersion, Grant, Permission, Share, Tag
 
 DEFAULT_PAGE_SIZE = 20
@@ -213,23 +213,39 @@ class DocumentPage:
     per_page: int
     has_next: bool
     total: int | None = None  # counted only when asked (with_total): the API's pagination needs it
+    # With a query: per document id, {"field": "content"|"description", "snippet": escaped HTML with <mark>}.
+    highlights: dict[int, dict[str, str]] = field(default_factory=dict)
+    did_you_mean: str | None = None  # a query that matched nothing, respelt from words the person may see
 
     @property
     def has_previous(self) -> bool:
         return self.number > 1
 
 
-def _search(queryset: QuerySet[Document], query: str) -> tuple[QuerySet[Document], bool]:
-    """Full-text search with ranking on PostgreSQL; plain substring matching elsewhere (SQLite)."""
+def _search(queryset: QuerySet[Document], parsed: search.ParsedQuery) -> QuerySet[Document]:
+    """Full-text search (documents.search), annotated with `rank`: higher is better."""
     if connection.vendor == "postgresql":
-        search = SearchQuery(query, search_type="websearch", config="english")
-        ranked = queryset.filter(search_vector=search).annotate(rank=SearchRank(F("search_vector"), search))
-        return ranked, True
-    tag_match = Tag.objects.filter(documents=OuterRef("pk"), name__icontains=query)
-    matched = queryset.filter(
-        Q(title__icontains=query) | Q(description__icontains=query) | Q(category__icontains=query) | Exists(tag_match)
+        tsquery, params = search.pg_tsquery(parsed)
+        matches = RawSQL(f"documents_document.search_vector @@ {tsquery}", params, output_field=BooleanField())  # noqa: S611 — values bound
+        rank = RawSQL(f"ts_rank_cd(documents_document.search_vector, {tsquery})", params, output_field=FloatField())  # noqa: S611 — values bound
+        return queryset.alias(matches=matches).filter(matches=True).annotate(rank=rank)
+    positive, negative = search.fts_match(parsed)
+    table = search.FTS_TABLE
+    if negative:
+        excluded = f"SELECT rowid FROM {table} WHERE {table} MATCH %s"  # noqa: S608 — a constant name
+        queryset = queryset.exclude(pk__in=RawSQL(excluded, [negative]))  # noqa: S611 — values bound
+    if not positive:
+        return queryset.annotate(rank=Value(0.0, output_field=FloatField()))
+    weights = ", ".join(str(w) for w in search.WEIGHTS.values())
+    # bm25 is lower for better matches; its negation ranks like ts_rank_cd.
+    rank = RawSQL(  # noqa: S611 — constants and bound values
+        f"(SELECT -bm25({table}, {weights}) FROM {table}"  # noqa: S608 — constants only
+        f" WHERE {table} MATCH %s AND rowid = documents_document.id)",
+        [positive],
+        output_field=FloatField(),
     )
-    return matched, False
+    matched = f"SELECT rowid FROM {table} WHERE {table} MATCH %s"  # noqa: S608 — a constant name
+    return queryset.filter(pk__in=RawSQL(matched, [positive])).annotate(rank=rank)  # noqa: S611 — values bound
 
 
 def documents_list(
@@ -262,9 +278,11 @@ def documents_list(
         queryset = queryset.filter(updated_at__gte=datetime.combine(filters.modified_from, time.min, tzinfo=tz))
     if filters.modified_to:
         queryset = queryset.filter(updated_at__lte=datetime.combine(filters.modified_to, time.max, tzinfo=tz))
-    ranked = False
-    if filters.query:
-        queryset, ranked = _search(queryset, filters.query)
+    parsed = search.parse_query(filters.query)
+    ranked = bool(parsed)
+    if ranked:
+        visible = queryset
+        queryset = _search(queryset, parsed)
     offset = (page - 1) * per_page
     window = slice(offset, offset + per_page + 1)
     if ranked and not filters.sort:
@@ -282,8 +300,21 @@ def documents_list(
     total = queryset.count() if with_total else None
     rows = list(page_rows.select_related("owner").defer("search_vector", "description")[window])
     _attach_tags(rows)
+    documents = rows[:per_page]
+    highlights, did_you_mean = {}, None
+    if ranked and documents:
+        highlights = search.snippets([d.pk for d in documents], parsed)
+    elif ranked and page == 1:
+        # Nothing matched: the closest words of documents this person may see, never others'.
+        did_you_mean = search.suggestion(filters.query, parsed, visible.values("pk"))
     return DocumentPage(
-        documents=rows[:per_page], number=page, per_page=per_page, has_next=len(rows) > per_page, total=total
+        documents=documents,
+        number=page,
+        per_page=per_page,
+        has_next=len(rows) > per_page,
+        total=total,
+        highlights=highlights,
+        did_you_mean=did_you_mean,
     )
 
 

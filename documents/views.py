@@ -89,6 +89,9 @@ def document_list(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     params.pop("page", None)
     values = {name: request.GET.get(name, "") for name in LIST_FIELDS}
+    suggested = params.copy()
+    if page.did_you_mean:
+        suggested["q"] = page.did_you_mean
     content = rendering.document_list_content(
         request,
         {
@@ -100,6 +103,9 @@ def document_list(request: HttpRequest) -> HttpResponse:
             "filtered": any(values[name] for name in LIST_FIELDS if name != "sort"),
             "querystring": params.urlencode(),
             "choices": FILTER_CHOICES,
+            "highlights": page.highlights,
+            "did_you_mean": page.did_you_mean,
+            "did_you_mean_query": suggested.urlencode() if page.did_you_mean else "",
         },
     )
     return render(request, "documents/list.html", {"content": content})

@@ -52,7 +52,11 @@ def _query(request, serializer_class) -> dict:
 
 
 def _page_body(request, page) -> dict:
-    documents = [v1_document(d, selectors.document_permissions(request.user, d)) for d in page.documents]
+    documents = [
+        v1_document(d, selectors.document_permissions(request.user, d))
+        | {"highlights": [page.highlights[d.pk]] if d.pk in page.highlights else []}
+        for d in page.documents
+    ]
     total = page.total or 0
     return {
         "documents": documents,
@@ -245,10 +249,16 @@ class SearchView(ApiView):
             request.user, filters=filters, page=data["page"], per_page=data["limit"], with_total=True
         )
         body = _page_body(request, page)
+        took = round((time.perf_counter() - started) * 1000, 2)
         body["searchMetadata"] = {
             "query": data["query"],
+            "totalResults": page.total or 0,
             "totalMatches": page.total or 0,
-            "searchTime": round((time.perf_counter() - started) * 1000, 2),
+            # Relevance applies only with words to rank by; without them the list's default order.
+            "sortBy": data["sortBy"] if data["sortBy"] != "relevance" or filters.query else "dateModified",
+            "took": took,
+            "searchTime": took,
+            "didYouMean": page.did_you_mean,
         }
         return Response({"success": True, "data": body})
 
