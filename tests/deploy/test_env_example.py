@@ -78,3 +78,37 @@ def test_alertmanager_posts_to_the_ops_process_that_nginx_routes_status_to():
     for location in ("location = /status", "location = /ops/alertmanager/webhook"):
         block = conf.split(location, 1)[1].split("}", 1)[0]
         assert "proxy_pass http://docuid_ops;" in block, location
+
+
+def test_env_example_filled_in_with_its_own_vapid_command_passes_check_deploy(tmp_path):
+    # As it is, `DOCUID_NOTIFIERS=webpush` with empty keys fails check --deploy (accounts.E002);
+    # the command in its comment must make keys the app accepts.
+    command = next(
+        line.removeprefix("# ") for line in ENV_EXAMPLE.read_text().splitlines() if line.startswith("# python -c")
+    )
+    made = subprocess.run(
+        ["/bin/sh", "-c", command.replace("python", sys.executable, 1)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    keys = dict(line.split("=", 1) for line in made.split())
+    assert set(keys) == {"DOCUID_VAPID_PUBLIC_KEY", "DOCUID_VAPID_PRIVATE_KEY"}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        **example_values(),
+        **keys,
+        "SECRET_KEY": "a-filled-in-secret-key-" + "k7#Qx9!mZ2@vL5$wR8^pT3&nY6*bH1" * 2,
+        "DOCUID_VAR_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
