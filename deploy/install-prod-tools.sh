@@ -3,7 +3,7 @@
 # Debian's packages: nginx (TLS front), openssl (the self-signed certificate), curl
 # and psql (readiness checks, creating the database),
 # Prometheus and Alertmanager (deploy/install-monitoring-tools.sh) and the standard
-# exporters (node, PostgreSQL, Redis). Idempotent and quiet: nothing is installed
+# exporters (node, PostgreSQL, Redis), and tesseract-ocr for the worker's OCR. Idempotent and quiet: nothing is installed
 # when every binary is already on PATH. Needs root (as in CI).
 #
 # Debian starts the daemons of these packages when they are installed; the stack
@@ -22,6 +22,8 @@ command -v psql >/dev/null 2>&1 || missing="$missing postgresql-client"
 command -v prometheus-node-exporter >/dev/null 2>&1 || missing="$missing prometheus-node-exporter"
 command -v prometheus-postgres-exporter >/dev/null 2>&1 || missing="$missing prometheus-postgres-exporter"
 command -v prometheus-redis-exporter >/dev/null 2>&1 || missing="$missing prometheus-redis-exporter"
+# The Celery worker OCRs scans (documents.extraction): tesseract and its English data.
+command -v tesseract >/dev/null 2>&1 || missing="$missing tesseract-ocr tesseract-ocr-eng"
 [ -z "$missing" ] && exit 0
 
 # shellcheck disable=SC2086  # $missing is a list of package names

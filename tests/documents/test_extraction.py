@@ -3,14 +3,19 @@
 import io
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Permission as AuthPermission
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
-from documents import filetypes, services
+from documents import filetypes, metrics, samples, search, services, tasks
 from documents.extraction import Limits, sandbox
 from documents.extraction.ocr import tesseract_available
 from documents.extraction.registry import extract
@@ -19,6 +24,8 @@ from documents.services.extraction import version_text_extract
 from tests.conftest import require
 from tests.documents.conftest import login
 from tests.documents.pdf_builder import pdf_with_text
+from tests.documents.test_admin import verified_client
+from tests.factories import StaffFactory, make_document
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -178,9 +185,8 @@ def needs_ocr():
         tesseract_available(),
         "apt-get install tesseract-ocr tesseract-ocr-eng (deploy/install-ci-tools.sh)",
     )
-    import os
 
-    require("DejaVu fonts", os.path.exists(FONT), "apt-get install fonts-dejavu-core")
+    require("DejaVu fonts", Path(FONT).exists(), "apt-get install fonts-dejavu-core")
 
 
 # --- each format ------------------------------------------------------------------------------
@@ -263,7 +269,6 @@ def test_an_image_only_pdf_is_ocrd(tmp_path):
 
 
 def test_legacy_office_files_are_skipped_with_a_reason(owner):
-    from documents import samples
 
     document = services.document_upload(
         acting_user=owner, file=ContentFile(samples.ole_bytes("WordDocument"), name="old.doc"), name="old.doc"
@@ -341,7 +346,6 @@ def huge_page_tree_pdf() -> bytes:
 
 def stored_version(owner, data: bytes, name: str, mime_type: str) -> DocumentVersion:
     """A version whose stored bytes are `data`, whatever the upload's sniffing would say of them."""
-    from tests.factories import make_document
 
     document = make_document(owner, name="hostile.pdf")
     version = document.current_version
@@ -419,7 +423,6 @@ def test_an_upload_queues_extraction_after_commit_and_stores_the_text(
 
 
 def test_a_new_version_is_extracted_too(owner, django_capture_on_commit_callbacks):
-    from tests.factories import make_document
 
     document = make_document(owner, name="notes.txt", data=b"first draft\n")
     with django_capture_on_commit_callbacks(execute=True):
@@ -464,7 +467,6 @@ def test_an_extraction_that_breaks_unexpectedly_never_breaks_the_upload(
 def test_a_broker_outage_leaves_the_version_pending_and_the_upload_stored(
     client, owner, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from documents import tasks
 
     def down(*args, **kwargs):
         raise ConnectionError("broker down")
@@ -482,8 +484,6 @@ def test_a_broker_outage_leaves_the_version_pending_and_the_upload_stored(
 
 
 def test_the_extraction_refreshes_the_documents_search_vector(owner, monkeypatch):
-    from documents import search
-    from tests.factories import make_document
 
     document = make_document(owner, name="a.txt", data=b"hello\n")
     refreshed = []
@@ -496,7 +496,6 @@ def test_the_extraction_refreshes_the_documents_search_vector(owner, monkeypatch
 
 
 def test_search_reindex_extracts_what_is_missing_and_resumes_without_redoing_done_versions(owner, capsys):
-    from tests.factories import make_document
 
     first = make_document(owner, name="a.txt", data=b"alpha words\n")
     second = make_document(owner, name="b.txt", data=b"beta words\n")
@@ -511,7 +510,6 @@ def test_search_reindex_extracts_what_is_missing_and_resumes_without_redoing_don
 
 
 def test_search_reindex_failed_retries_failures_and_all_redoes_everything(owner, capsys):
-    from tests.factories import make_document
 
     document = make_document(owner, name="a.txt", data=b"alpha\n")
     VersionText.objects.update_or_create(
@@ -528,7 +526,6 @@ def test_search_reindex_failed_retries_failures_and_all_redoes_everything(owner,
 
 
 def test_search_reindex_of_an_unknown_document_is_an_error(db):
-    from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="No document 999"):
         call_command("search_reindex", "--document", "999")
@@ -538,8 +535,6 @@ def test_search_reindex_of_an_unknown_document_is_an_error(db):
 
 
 def test_the_pending_gauge_counts_versions_not_yet_extracted(owner):
-    from documents import metrics
-    from tests.factories import make_document
 
     done = make_document(owner, name="a.txt", data=b"alpha\n")
     make_document(owner, name="b.txt", data=b"beta\n")
@@ -548,8 +543,20 @@ def test_the_pending_gauge_counts_versions_not_yet_extracted(owner):
     assert metrics.extraction_pending._value.get() == 1
 
 
+def test_metrics_serves_the_backlog_read_from_the_database(client, owner):
+
+    make_document(owner, name="a.txt", data=b"alpha\n")
+    make_document(owner, name="b.txt", data=b"beta\n")
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+    assert values["docuid_extraction_pending"] == 2
+
+
 def test_failures_are_counted_by_reason(owner):
-    from prometheus_client import REGISTRY
 
     def count() -> float:
         return REGISTRY.get_sample_value("docuid_extraction_failures_total", {"reason": "unsafe"}) or 0
@@ -562,11 +569,6 @@ def test_failures_are_counted_by_reason(owner):
 def test_the_admin_shows_status_and_error_but_not_the_text_and_re_extracts(
     client, owner, django_capture_on_commit_callbacks
 ):
-    from tests.factories import StaffFactory
-
-    from django.contrib.auth.models import Permission as AuthPermission
-
-    from tests.documents.test_admin import verified_client
 
     staff = StaffFactory()
     for codename in ("view_document", "change_document", "view_documentversion", "view_versiontext"):
