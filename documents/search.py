@@ -35,7 +35,7 @@ FTS_TABLE = "documents_search_fts"
 # tsvector holds at most 1 MB: the first 300,000 characters of a file's text are indexed.
 CONTENT_INDEX_CHARS = 300_000
 # Snippets are cut from the start of the text only, so a page of results costs bounded time.
-SNIPPET_SOURCE_CHARS = 64_000
+SNIPPET_SOURCE_CHARS = 16_000
 MAX_QUERY_TERMS = 32
 # Private-use characters: removed from the text before highlighting, so they cannot be forged.
 START, STOP = "\ue000", "\ue001"
