@@ -222,6 +222,7 @@ render_monitoring() {
     promtool check config "$dir/prometheus.yml" >/dev/null
     sed -e "s#http://127.0.0.1:8001/#http://127.0.0.1:$OPS_PORT/#" \
         -e "s#credentials_file: /etc/docuid/secrets/alertmanager_webhook_token#credentials_file: $SECRETS/alertmanager_webhook_token.bare#" \
+        -e "s#/etc/docuid/secrets/#$SECRETS/#g" \
         deploy/alertmanager/alertmanager.yml >"$am/alertmanager.yml"
     cp deploy/alertmanager/templates/*.tmpl "$am/templates/"
     amtool check-config "$am/alertmanager.yml" >/dev/null
