@@ -492,6 +492,22 @@ def test_the_extraction_refreshes_the_documents_search_vector(owner, monkeypatch
     assert refreshed == [document.pk]
 
 
+def test_the_owner_sees_why_a_versions_text_could_not_be_read(client, owner):
+    version = stored_version(owner, billion_laughs_docx(), "x", DOCX)
+    version_text_extract(version=version)
+    login(client, owner)
+    page = client.get(reverse("documents:detail", args=[version.document_id])).content.decode()
+    assert "Not searchable: The file&#x27;s XML declares entities" in page
+
+
+def test_the_owner_sees_a_version_waiting_then_searchable(client, owner):
+    document = make_document(owner, name="a.txt", data=b"alpha\n")
+    login(client, owner)
+    assert "Waiting to be read" in client.get(reverse("documents:detail", args=[document.pk])).content.decode()
+    version_text_extract(version=document.current_version)
+    assert "Searchable" in client.get(reverse("documents:detail", args=[document.pk])).content.decode()
+
+
 # --- search_reindex ---------------------------------------------------------------------------
 
 
