@@ -3,6 +3,8 @@
 import posixpath
 import zipfile
 
+import defusedxml
+
 from documents.extraction import Extracted, ExtractionError, Limits, TextSink
 from documents.extraction.archive import BoundedZip, local
 
@@ -109,29 +111,42 @@ def extract_xlsx(path: str, limits: Limits) -> Extracted:
         if total > limits.max_total_bytes:
             raise ExtractionError("The file inflates beyond the size limit (zip bomb?).", reason="too_large")
     sink = TextSink(limits.max_chars)
+    # Sheets are parsed lazily (read-only mode) while their rows are read: both steps can meet
+    # a hostile part, so both are guarded.
     try:
         # A file object, not the path: openpyxl refuses paths whose extension it does not know.
-        workbook = openpyxl.load_workbook(open(path, "rb"), read_only=True, data_only=True)  # noqa: SIM115
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
-        raise ExtractionError("The workbook could not be read; it may be damaged.", reason="damaged") from exc
-    except Exception as exc:  # defusedxml's refusals surface from openpyxl's parser
-        if type(exc).__module__.startswith("defusedxml"):
+        with open(path, "rb") as handle:
+            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+            try:
+                for sheet in workbook.worksheets:
+                    sink.add(f"Sheet: {sheet.title}\n")
+                    for row in sheet.iter_rows(values_only=True):
+                        cells = ["" if value is None else str(value) for value in row]
+                        while cells and not cells[-1]:
+                            cells.pop()
+                        if cells:
+                            sink.add("\t".join(cells) + "\n")
+                    sink.add("\n")
+            except TextSink.Full:
+                pass
+            finally:
+                workbook.close()
+    except defusedxml.DefusedXmlException as exc:
+        raise ExtractionError("The file's XML declares entities (billion laughs?); refused.", reason="unsafe") from exc
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, SyntaxError) as exc:
+        if _caused_by_defusedxml(exc):  # openpyxl re-raises defusedxml's refusal as a ValueError
             raise ExtractionError(
                 "The file's XML declares entities (billion laughs?); refused.", reason="unsafe"
             ) from exc
-        raise
-    try:
-        for sheet in workbook.worksheets:
-            sink.add(f"Sheet: {sheet.title}\n")
-            for row in sheet.iter_rows(values_only=True):
-                cells = ["" if value is None else str(value) for value in row]
-                while cells and not cells[-1]:
-                    cells.pop()
-                if cells:
-                    sink.add("\t".join(cells) + "\n")
-            sink.add("\n")
-    except TextSink.Full:
-        pass
-    finally:
-        workbook.close()
+        raise ExtractionError("The workbook could not be read; it may be damaged.", reason="damaged") from exc
     return Extracted(sink.text(), "ooxml-xlsx")
+
+
+def _caused_by_defusedxml(exc: BaseException | None) -> bool:
+    for _ in range(10):
+        if exc is None:
+            return False
+        if isinstance(exc, defusedxml.DefusedXmlException):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -323,6 +323,19 @@ def billion_laughs_odt() -> bytes:
     return odf_bytes("text", "<office:text><text:p>&lol9;</text:p></office:text>", prolog=BILLION_LAUGHS)
 
 
+def billion_laughs_xlsx() -> bytes:
+    # A real workbook whose first sheet's XML is given an entity-expanding DTD.
+    source = zipfile.ZipFile(io.BytesIO(xlsx_bytes()))
+    parts = {}
+    for name in source.namelist():
+        data = source.read(name)
+        if name == "xl/worksheets/sheet1.xml":
+            body = data.decode().split("?>", 1)[-1].replace("<v>", "<v>&lol9;", 1)
+            data = (BILLION_LAUGHS + body).encode()
+        parts[name] = data
+    return zip_bytes(parts)
+
+
 def huge_page_tree_pdf() -> bytes:
     # Each level's Kids list the level below ten times: a few hundred bytes claiming 10^9 pages.
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
@@ -362,9 +375,10 @@ def stored_version(owner, data: bytes, name: str, mime_type: str) -> DocumentVer
         (zip_bomb_docx, DOCX, "size limit"),
         (billion_laughs_docx, DOCX, "entities"),
         (billion_laughs_odt, "application/vnd.oasis.opendocument.text", "entities"),
+        (billion_laughs_xlsx, XLSX, "entities"),
         (huge_page_tree_pdf, "application/pdf", ""),
     ],
-    ids=["zip-bomb-docx", "billion-laughs-docx", "billion-laughs-odt", "huge-page-tree-pdf"],
+    ids=["zip-bomb-docx", "billion-laughs-docx", "billion-laughs-odt", "billion-laughs-xlsx", "huge-page-tree-pdf"],
 )
 def test_a_hostile_file_ends_within_its_limits_and_fails_the_version(owner, settings, build, mime_type, reason_words):
     settings.DOCUID_EXTRACT_TIMEOUT_SECONDS = 60
