@@ -43,6 +43,12 @@ CONTRACT = {
     "docuid_installed_timestamp_seconds",
     "docuid_recovery_drill_last_timestamp_seconds",
     "docuid_backup_replicas_pending",
+    # Text extraction (issue #14, documents/metrics.py).
+    "docuid_extraction_pending",
+    "docuid_extraction_seconds_bucket",
+    "docuid_extraction_seconds_sum",
+    "docuid_extraction_seconds_count",
+    "docuid_extraction_failures_total",
     # The Celery worker's own (job docuid-worker, docuid/worker_metrics.py).
     "docuid_worker_up",
     "docuid_beat_heartbeat_timestamp_seconds",
