@@ -37,6 +37,8 @@ CONTENT_INDEX_CHARS = 300_000
 # Snippets are cut from the start of the text only, so a page of results costs bounded time.
 SNIPPET_SOURCE_CHARS = 16_000
 MAX_QUERY_TERMS = 32
+# PostgreSQL ranks the newest 500 matches of a query (documents.selectors._search says why).
+RANK_CANDIDATES = 500
 # Private-use characters: removed from the text before highlighting, so they cannot be forged.
 START, STOP = "\ue000", "\ue001"
 WEIGHTS = {"A": 1.0, "B": 0.4, "C": 0.2, "D": 0.1}  # PostgreSQL's ts_rank defaults, used by bm25 too

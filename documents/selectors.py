@@ -16,7 +16,7 @@ from functools import cache
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import BooleanField, Exists, F, FloatField, OuterRef, Q, QuerySet, Value
+from django.db.models import BooleanField, Case, Exists, F, FloatField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -228,7 +228,18 @@ def _search(queryset: QuerySet[Document], parsed: search.ParsedQuery) -> QuerySe
         tsquery, params = search.pg_tsquery(parsed)
         matches = RawSQL(f"documents_document.search_vector @@ {tsquery}", params, output_field=BooleanField())  # noqa: S611 — values bound
         rank = RawSQL(f"ts_rank_cd(documents_document.search_vector, {tsquery})", params, output_field=FloatField())  # noqa: S611 — values bound
-        return queryset.alias(matches=matches).filter(matches=True).annotate(rank=rank)
+        matched = queryset.alias(matches=matches).filter(matches=True)
+        # Ranking reads each matching document's whole vector (its file's words too); the
+        # match itself is answered by the GIN index alone. So only the newest
+        # RANK_CANDIDATES matches are ranked; any further matches follow them, newest first.
+        # ARRAY(subquery) is computed once (an InitPlan); `IN (subquery)` ran once per row.
+        candidates, candidate_params = (
+            matched.order_by("-updated_at", "-id").values("pk")[: search.RANK_CANDIDATES].query.sql_with_params()
+        )
+        is_candidate = RawSQL(  # noqa: S611 — Django-compiled SQL, values bound
+            f"documents_document.id = ANY(ARRAY({candidates}))", candidate_params, output_field=BooleanField()
+        )
+        return matched.annotate(rank=Case(When(is_candidate, then=rank), default=Value(0.0), output_field=FloatField()))
     positive, negative = search.fts_match(parsed)
     table = search.FTS_TABLE
     if negative:

@@ -269,6 +269,15 @@ def test_a_deleted_document_leaves_the_index(owner):
             assert cursor.fetchone()[0] == 0
 
 
+def test_postgres_ranks_the_newest_matches_and_lists_the_rest_after_them(postgres, owner, monkeypatch):
+    monkeypatch.setattr(search, "RANK_CANDIDATES", 2)
+    oldest = make_document(owner, title="Invoice")  # the best match, but outside the ranked newest two
+    middle = with_text(make_document(owner, title="Minutes"), "invoice")
+    newest = make_document(owner, title="Notes", description="invoice")
+    page = find(owner, "invoice", with_total=True)
+    assert page.documents == [newest, middle, oldest] and page.total == 3
+
+
 # --- cost -----------------------------------------------------------------------------------
 
 
