@@ -436,6 +436,19 @@ def test_an_upload_queues_extraction_after_commit_and_stores_the_text(
     assert text.status == "done" and "rent monthly" in text.content and text.extractor == "ooxml-docx"
 
 
+def test_an_uploaded_image_only_pdf_is_found_by_an_ocrd_word_through_the_task(
+    owner, django_capture_on_commit_callbacks
+):
+    needs_ocr()
+    with django_capture_on_commit_callbacks(execute=True):
+        document = services.document_upload(
+            acting_user=owner, file=ContentFile(image_only_pdf(), name="scan.pdf"), name="scan.pdf"
+        )
+    text = VersionText.objects.get(version=document.current_version)
+    assert (text.status, text.extractor) == ("done", "pdf-ocr")
+    assert "ZEBRA" in text.content.upper()
+
+
 def test_a_new_version_is_extracted_too(owner, django_capture_on_commit_callbacks):
 
     document = make_document(owner, name="notes.txt", data=b"first draft\n")
