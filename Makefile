@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv migrate demo lint format bench-documents bench-backup bench-metrics clean prod prod-down screenshots
+.PHONY: run test venv migrate demo lint format bench-documents bench-backup bench-metrics bench-search clean prod prod-down screenshots
 
 venv: $(STAMP)
 
@@ -83,6 +83,11 @@ bench-documents: venv
 # dropped after; BENCH_DATABASE_URL overrides). BENCH_ARGS="--size-mb 64" for a smoke run.
 bench-backup: venv
 	$(PY) bench/backup.py $(BENCH_ARGS)
+
+# Search benchmark: documents_list with a query at 16 threads, for a person seeing ~1 % and one seeing ~30 %
+# (PostgreSQL, its own database BENCH_SEARCH_DATABASE_URL, dropped and re-created). BENCH_ARGS="--documents 10000".
+bench-search: venv
+	$(PY) bench/search.py $(BENCH_ARGS)
 
 # Scrape cost of /metrics after traffic over every route, through gunicorn with 2 workers (SQLite, temp dir).
 bench-metrics: venv

@@ -164,11 +164,11 @@ def seed(rng: random.Random) -> dict:
         cursor.execute(
             """
             UPDATE documents_document d SET search_vector =
-                setweight(to_tsvector('english', d.title), 'A')
-                || setweight(to_tsvector('english', d.category || ' ' || coalesce((
+                setweight(to_tsvector('docuid', d.title), 'A')
+                || setweight(to_tsvector('docuid', d.category || ' ' || coalesce((
                     SELECT string_agg(t.name, ' ') FROM documents_document_tags dt
                     JOIN documents_tag t ON t.id = dt.tag_id WHERE dt.document_id = d.id), '')), 'B')
-                || setweight(to_tsvector('english', d.description), 'C')
+                || setweight(to_tsvector('docuid', d.description), 'C')
             """
         )
         cursor.execute("VACUUM ANALYZE")
