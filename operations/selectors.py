@@ -111,6 +111,9 @@ def backup_next_scheduled(*, now):
     return at if at > now else at + timedelta(days=1)
 
 
+SERVICE_WIDE = (Incident.Component.WEB, Incident.Component.LOGIN, Incident.Component.DOCUMENTS)
+
+
 def _status_snapshot_build() -> dict:
     public_updates = IncidentUpdate.objects.filter(public=True).order_by("-time", "-id")
     ongoing = list(
@@ -127,8 +130,11 @@ def _status_snapshot_build() -> dict:
             state = "outage"
         else:
             state = "degraded"
-        if _STATE_RANK[state] > _STATE_RANK[states[incident.component]]:
-            states[incident.component] = state
+        # An alert with `scope: service` (DocuID unreachable) takes every part people use down with it.
+        affected = SERVICE_WIDE if incident.alert_labels.get("scope") == "service" else (incident.component,)
+        for component in affected:
+            if _STATE_RANK[state] > _STATE_RANK[states[component]]:
+                states[component] = state
     backup = backup_latest_succeeded()
     now = timezone.now()
     if documents_failing(now=now) and _STATE_RANK[states[Incident.Component.DOCUMENTS]] < _STATE_RANK["degraded"]:

@@ -224,3 +224,31 @@ def test_the_header_has_the_same_navigation_for_everyone(client):
     assert '<a href="/documents/">Documents</a>' in nav and '<a href="/profile/">Profile</a>' in nav
     assert 'aria-current="page">Status</a>' in nav
     assert "csrfmiddlewaretoken" not in html  # no sign-out form: the page stays cacheable by anyone
+
+
+def test_an_unreachable_service_shows_web_login_and_documents_down(client):
+    """DocuID unreachable (an alert with scope: service) is not a login problem only: every part people use is out."""
+    from operations.services.incidents import Alert, incident_alerts_receive
+
+    fresh_backup()
+    incident_alerts_receive(
+        alerts=[
+            Alert(
+                status="firing",
+                fingerprint="0f1e2d3c4b5a6978",
+                labels={
+                    "alertname": "DocuIDAuthServiceDown",
+                    "cause": "app_unreachable",
+                    "component": "web",
+                    "scope": "service",
+                    "severity": "critical",
+                },
+                annotations={"summary": "DocuID is unreachable"},
+                starts_at=timezone.now(),
+                ends_at=None,
+            )
+        ]
+    )
+    response = client.get("/status")
+    assert [state_of(response, c) for c in ("web", "login", "documents")] == ["outage"] * 3
+    assert state_of(response, "backups") == "operational"
