@@ -161,6 +161,18 @@ def test_with_the_app_down_status_is_the_published_page(running_nginx):
     assert page.headers["Cache-Control"] == "no-store"
 
 
+def test_with_web_down_every_other_page_says_so_and_points_to_status(running_nginx):
+    session, site, var, _ = running_nginx
+    assert "Service status" not in session.get(site + "/login/", timeout=5).text  # not collected: nginx's own
+    page_dir = var / "staticfiles" / "errors"
+    page_dir.mkdir(parents=True)
+    (page_dir / "app-down.html").write_bytes((REPO / "static" / "errors" / "app-down.html").read_bytes())
+    page = session.get(site + "/documents/", timeout=5)
+    assert page.status_code == 502  # still an error for clients and monitors
+    assert "DocuID is not answering right now" in page.text and 'href="/status"' in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+
+
 def test_only_the_sites_name_reaches_the_app(running_nginx):
     session, site, _, _ = running_nginx
     # Any other name (127.0.0.1, which DocuID trusts for local scrapes) is refused at the TLS handshake.
