@@ -13,7 +13,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.documents.pdf_builder import pdf_with_text
 
-WORDS = ["contract", "clause", "payment", "invoice", "budget", "warranty", "liability", "renewal", "notice", "termination"]
+WORDS = [
+    "contract",
+    "clause",
+    "payment",
+    "invoice",
+    "budget",
+    "warranty",
+    "liability",
+    "renewal",
+    "notice",
+    "termination",
+]
 
 
 def make(pages: int, seed: int) -> tuple[bytes, list[str]]:
