@@ -55,7 +55,12 @@ def test_nginx_serves_the_var_dir_of_env_example():
     var_dir = example_values()["DOCUID_VAR_DIR"].rstrip("/")
     conf = (REPO / "deploy" / "nginx" / "docuid.conf").read_text()
     served = set(re.findall(r"^\s*(?:alias|root)\s+(\S+?)/?;", conf, re.M))
-    assert served == {f"{var_dir}/staticfiles", f"{var_dir}/media", f"{var_dir}/status"}
+    assert served == {
+        f"{var_dir}/staticfiles",
+        f"{var_dir}/staticfiles/errors",
+        f"{var_dir}/media",
+        f"{var_dir}/status",
+    }
 
 
 def test_release_collects_static_files_and_migrates():
