@@ -64,6 +64,8 @@ EXPORTERS = {
     "node_filesystem_avail_bytes",
     "node_filesystem_size_bytes",
     "node_filesystem_readonly",
+    # Alertmanager's own (job alertmanager): notifications it could not deliver.
+    "alertmanager_notifications_failed_total",
 }
 # Used when django_prometheus is not installed where the tests run.
 DJANGO_PROMETHEUS_FALLBACK = {
