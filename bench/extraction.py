@@ -19,23 +19,12 @@ import django
 
 django.setup()
 
+from bench.extraction_pdf import WORDS  # noqa: E402
 from documents.extraction import Limits, sandbox  # noqa: E402
 from documents.extraction.registry import extract  # noqa: E402
 from tests.documents import test_extraction as files  # noqa: E402
 from tests.documents.pdf_builder import pdf_with_text  # noqa: E402
 
-WORDS = [
-    "contract",
-    "clause",
-    "payment",
-    "invoice",
-    "budget",
-    "warranty",
-    "liability",
-    "renewal",
-    "notice",
-    "termination",
-]
 LINE = " ".join(WORDS)
 
 
