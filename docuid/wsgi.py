@@ -30,13 +30,11 @@ ERROR_PAGE = (
 
 def _route(path: str) -> str:
     """The URL name of `path` (a fixed set of label values), or "unmatched"."""
-    from django.urls import Resolver404, resolve
+    from django.urls import resolve
 
     try:
         return resolve(path).view_name or "unnamed"
-    except Resolver404:
-        return "unmatched"
-    except Exception:  # noqa: BLE001 — a broken URLconf must not hide the original error
+    except Exception:  # noqa: BLE001 — Resolver404, or a broken URLconf that must not hide the original error
         return "unmatched"
 
 
