@@ -1,7 +1,5 @@
 """Share links: making and managing them (owners), and using them (anyone with the link, /s/<token>)."""
 
-from datetime import datetime, time
-
 import segno
 from django.conf import settings
 from django.contrib import messages
@@ -19,14 +17,10 @@ from documents import http, previews, selectors, services, throttle
 from documents.errors import DocumentError
 from documents.forms import ShareForm, SharePasswordForm, ShareUpdateForm
 from documents.models import Family, SecurityLevel, Share, ShareAccess
-from documents.views import INLINE_FAMILIES, _error, _visible_or_404, confirm_page, confirmed
+from documents.views import INLINE_FAMILIES, confirm_page, confirmed, end_of_day, error_page, visible_or_404
 
 SESSION_KEY = "docuid_unlocked_shares"
 VIEWED_KEY = "docuid_viewed_shares"
-
-
-def _end_of_day(day) -> datetime:
-    return datetime.combine(day, time(23, 59, 59), tzinfo=timezone.get_current_timezone())
 
 
 # --- Owners: create, list, extend / shorten, revoke -----------------------------------
@@ -36,9 +30,9 @@ def _end_of_day(day) -> datetime:
 @login_required
 @require_http_methods(["GET", "POST"])
 def share_create(request: HttpRequest, pk: int) -> HttpResponse:
-    document = _visible_or_404(request, pk)
+    document = visible_or_404(request, pk)
     if not selectors.document_permissions(request.user, document).share:
-        return _error(request, 403, "Not allowed", "You may not share this document.")
+        return error_page(request, 403, "Not allowed", "You may not share this document.")
     form = ShareForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -47,7 +41,7 @@ def share_create(request: HttpRequest, pk: int) -> HttpResponse:
                 acting_user=request.user,
                 document=document,
                 access=data["access"],
-                expires_at=_end_of_day(data["expires_on"]),
+                expires_at=end_of_day(data["expires_on"]),
                 password=data["password"],
                 recipient_email=data["recipient_email"],
                 recipient_phone=data["recipient_phone"],
@@ -104,7 +98,7 @@ def share_update(request: HttpRequest, share_id: int) -> HttpResponse:
         services.share_update(
             acting_user=request.user,
             share=share,
-            expires_at=_end_of_day(form.cleaned_data["expires_on"]),
+            expires_at=end_of_day(form.cleaned_data["expires_on"]),
             request=request,
         )
     except DocumentError as exc:
@@ -221,7 +215,7 @@ def _resolve(request: HttpRequest, token: str, kind: str) -> Share | HttpRespons
                 actor=request.user,
                 request=request,
             )
-            return _error(request, 403, "Not for you", "This link was shared with someone else.")
+            return error_page(request, 403, "Not for you", "This link was shared with someone else.")
     return share
 
 
@@ -240,7 +234,7 @@ def share_link(request: HttpRequest, token: str) -> HttpResponse:
                 services.share_access_record(
                     share=share, kind="password", outcome=Outcome.FAILURE, reason="rate_limited", request=request
                 )
-                return _error(request, 429, "Too many attempts", "Too many wrong passwords. Try again later.")
+                return error_page(request, 429, "Too many attempts", "Too many wrong passwords. Try again later.")
             if form.is_valid() and services.share_password_matches(share, form.cleaned_data["password"]):
                 throttle.share_password_succeeded(share.pk)
                 request.session.cycle_key()

@@ -35,12 +35,12 @@ FILTER_CHOICES = {
 MULTIPART_OVERHEAD = 1024 * 1024
 
 
-def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+def error_page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     context = {"status": status, "title": title, "message": message, "request_id": getattr(request, "request_id", "")}
     return render(request, "error.html", context, status=status)
 
 
-def _visible_or_404(request: HttpRequest, pk, *, audit_action: str | None = None) -> Document:
+def visible_or_404(request: HttpRequest, pk, *, audit_action: str | None = None) -> Document:
     """The document if the caller may see it; otherwise Http404 (audited when `audit_action` is given)."""
     try:
         return selectors.document_get_visible(request.user, pk)
@@ -58,7 +58,7 @@ def _visible_or_404(request: HttpRequest, pk, *, audit_action: str | None = None
         raise Http404("No such document.") from None
 
 
-def _end_of_day(day) -> datetime:
+def end_of_day(day) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=timezone.get_current_timezone())
 
 
@@ -116,7 +116,7 @@ def document_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    document = _visible_or_404(request, pk, audit_action=Action.DOCUMENT_VIEW)
+    document = visible_or_404(request, pk, audit_action=Action.DOCUMENT_VIEW)
     permissions = selectors.document_permissions(request.user, document)
     services.document_access_record(action=Action.DOCUMENT_VIEW, actor=request.user, document=document, request=request)
     context = {
@@ -166,7 +166,7 @@ def _too_large(request: HttpRequest, name: str = "") -> HttpResponse:
     message = f"{what} larger than the {limit} MB limit per file. Split it or compress it, then try again."
     if _wants_json(request):
         return JsonResponse({"success": False, "error": "DOCUMENT_TOO_LARGE", "message": message}, status=413)
-    return _error(request, 413, "File too large", message)
+    return error_page(request, 413, "File too large", message)
 
 
 def _without_name(message: str, name: str) -> str:
@@ -278,9 +278,9 @@ def _upload(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def version_add(request: HttpRequest, pk: int) -> HttpResponse:
-    document = _visible_or_404(request, pk)
+    document = visible_or_404(request, pk)
     if not selectors.document_permissions(request.user, document).manage:
-        return _error(request, 403, "Not allowed", "Only the owner can add versions.")
+        return error_page(request, 403, "Not allowed", "Only the owner can add versions.")
     form = VersionForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, "Choose a file for the new version.")
@@ -298,7 +298,7 @@ def version_add(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.message)
         status = 413 if isinstance(exc, UploadTooLarge) else 400
         return (
-            _error(request, status, "Version not added", exc.message)
+            error_page(request, status, "Version not added", exc.message)
             if status == 413
             else redirect("documents:detail", pk=document.pk)
         )
@@ -338,9 +338,9 @@ def _delete_summary(document: Document) -> str:
 @require_http_methods(["GET", "POST"])
 def document_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """GET, or a POST without `confirm=yes`: the confirmation page. A confirmed POST deletes for good."""
-    document = _visible_or_404(request, pk)
+    document = visible_or_404(request, pk)
     if not selectors.document_permissions(request.user, document).manage:
-        return _error(request, 403, "Not allowed", "Only the owner can delete this document.")
+        return error_page(request, 403, "Not allowed", "Only the owner can delete this document.")
     title, summary = document.title, _delete_summary(document)
     if not confirmed(request):
         return confirm_page(
@@ -378,7 +378,7 @@ def _storage_failure_recorded(request: HttpRequest, action: str, document: Docum
 
 @login_required
 def document_open(request: HttpRequest, pk: int) -> HttpResponse:
-    document = _visible_or_404(request, pk, audit_action=Action.DOCUMENT_OPEN)
+    document = visible_or_404(request, pk, audit_action=Action.DOCUMENT_OPEN)
     version = document.current_version
     if version is None:
         raise Http404("No content.")
@@ -419,7 +419,7 @@ def _download(request: HttpRequest, document: Document, version: DocumentVersion
             reason="denied",
             request=request,
         )
-        return _error(request, 403, "Not allowed", "You may view this document but not download it.")
+        return error_page(request, 403, "Not allowed", "You may view this document but not download it.")
     with _storage_failure_recorded(request, Action.DOCUMENT_DOWNLOAD, document, version):
         response = http.file_response(request, version, as_attachment=True)
     services.document_access_record(
@@ -434,7 +434,7 @@ def _download(request: HttpRequest, document: Document, version: DocumentVersion
 
 @login_required
 def document_download(request: HttpRequest, pk: int) -> HttpResponse:
-    document = _visible_or_404(request, pk, audit_action=Action.DOCUMENT_DOWNLOAD)
+    document = visible_or_404(request, pk, audit_action=Action.DOCUMENT_DOWNLOAD)
     if document.current_version is None:
         raise Http404("No content.")
     return _download(request, document, document.current_version)
@@ -442,10 +442,10 @@ def document_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def version_download(request: HttpRequest, pk: int, number: int) -> HttpResponse:
-    document = _visible_or_404(request, pk, audit_action=Action.DOCUMENT_DOWNLOAD)
+    document = visible_or_404(request, pk, audit_action=Action.DOCUMENT_DOWNLOAD)
     # Earlier versions are the owner's working history; grantees get the current one.
     if not selectors.document_permissions(request.user, document).manage:
-        return _error(request, 403, "Not allowed", "Only the owner can download earlier versions.")
+        return error_page(request, 403, "Not allowed", "Only the owner can download earlier versions.")
     try:
         version = selectors.document_version_get(document, number)
     except DocumentVersion.DoesNotExist:
@@ -471,9 +471,9 @@ def _find_recipient(text: str):
 @login_required
 @require_POST
 def grant_create(request: HttpRequest, pk: int) -> HttpResponse:
-    document = _visible_or_404(request, pk)
+    document = visible_or_404(request, pk)
     if not selectors.document_permissions(request.user, document).share:
-        return _error(request, 403, "Not allowed", "You may not share this document.")
+        return error_page(request, 403, "Not allowed", "You may not share this document.")
     form = GrantForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Enter a phone number or email and a permission.")
@@ -481,7 +481,7 @@ def grant_create(request: HttpRequest, pk: int) -> HttpResponse:
     typed = form.cleaned_data["recipient"].strip()
     permission = form.cleaned_data["permission"]
     expires_on = form.cleaned_data.get("expires_on")
-    expires_at = _end_of_day(expires_on) if expires_on else None
+    expires_at = end_of_day(expires_on) if expires_on else None
     # What may be given is checked before the recipient is looked up, and every answer after
     # that is the same whoever they are: the form must not reveal who has an account, their
     # name, or whether (and from whom) they already have access.
@@ -514,9 +514,9 @@ def grant_create(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def grant_delete(request: HttpRequest, pk: int, grant_id: int) -> HttpResponse:
-    document = _visible_or_404(request, pk)
+    document = visible_or_404(request, pk)
     if not selectors.document_permissions(request.user, document).manage:
-        return _error(request, 403, "Not allowed", "Only the owner can remove access.")
+        return error_page(request, 403, "Not allowed", "Only the owner can remove access.")
     try:
         grant = selectors.document_grant_get(document, grant_id)
     except Grant.DoesNotExist:
