@@ -16,8 +16,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +29,7 @@ import requests
 import yaml
 
 from tests.conftest import require
+from tests.processes import free_port, process
 
 pytestmark = [pytest.mark.slow]
 
@@ -45,12 +44,6 @@ TOKEN = "e2e-webhook-token-not-a-real-secret"
 APPROVES, DENIES = "+12025550100", "+12025550101"
 DEADLINE_SECONDS = 60
 BASELINE_OFFSET = "8s"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(what: str, check, timeout: float, interval: float = 0.5):
@@ -110,24 +103,6 @@ def _test_alertmanager_config(webhook_url: str, token_file: Path) -> str:
 
     shorten(config["route"])
     return yaml.safe_dump(config, sort_keys=False)
-
-
-@contextlib.contextmanager
-def process(args: list[str], log: Path, env: dict | None = None):
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            yield proc
-        finally:
-            # The whole process group: gunicorn's workers too.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
 
 
 def prometheus_query(port: int, expr: str) -> list[dict]:

@@ -14,8 +14,6 @@ import contextlib
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,18 +24,14 @@ import pytest
 from celery import Celery
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.processes import free_port, process
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 PHONE = "+12025550102"  # the simulator never answers it: the request stays pending
 CELERY_TEXT_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,]+: (DEBUG|INFO|WARNING|ERROR|CRITICAL)/")
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def samples(port: int) -> dict[tuple[str, tuple], float]:
@@ -61,23 +55,6 @@ def wait_for(condition, timeout: float, what: str, logs: list[Path]):
             tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
             pytest.fail(f"{what} within {timeout} s\n{tails}")
         time.sleep(0.3)
-
-
-@contextlib.contextmanager
-def process(args: list[str], env: dict, log: Path):
-    with log.open("w") as out:
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            yield proc
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
 
 
 def procfile_command(name: str, *extra: str) -> list[str]:
@@ -146,7 +123,7 @@ def test_worker_counters_liveness_beat_and_json_logs(stack):
     worker_log, beat_log = tmp / "worker.log", tmp / "beat.log"
     logs = [worker_log, beat_log]
     worker_args = procfile_command("worker", "--concurrency=1", "--without-mingle", "--without-gossip")
-    with process(worker_args, env, worker_log):
+    with process(worker_args, worker_log, env=env):
         wait_for(lambda: samples(port).get(("docuid_worker_up", ())) == 1, 90, "the worker did not report up", logs)
 
         # The sweep runs in a pool child; the parent's metrics server must show its count.
@@ -158,7 +135,7 @@ def test_worker_counters_liveness_beat_and_json_logs(stack):
         started = samples(port)[("docuid_scheduled_backup_last_start_timestamp_seconds", ())]
         assert now - 300 < started <= now  # a fresh install: seeded with the worker's start
 
-        with process(procfile_command("beat"), env, beat_log):
+        with process(procfile_command("beat"), beat_log, env=env):
             heartbeat = ("docuid_beat_heartbeat_timestamp_seconds", ())
             wait_for(lambda: samples(port).get(heartbeat, 0) > now, 60, "no beat heartbeat reached the worker", logs)
             wait_for(lambda: "beat sent" in beat_log.read_text(), 30, "beat logged no dispatch", logs)

@@ -9,7 +9,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -17,6 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -41,12 +42,6 @@ def fenced_commands(section: str) -> list[str]:
 
 def inline_commands(section: str) -> list[str]:
     return [span for span in re.findall(r"`([^`\n]+)`", section) if span.startswith((".venv/bin/python ", "make "))]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def clean_env(var_dir: Path, **extra: str) -> dict[str, str]:
