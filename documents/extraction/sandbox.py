@@ -1,25 +1,41 @@
-"""Run one extraction in a child process with CPU, memory and wall-clock limits.
+"""Run one extraction in a limited grandchild of this process's extraction zygote.
 
-The child is a fresh interpreter (no Django, no database connection, no settings)
-in its own session, so on timeout the whole group (tesseract included) is killed.
-RLIMIT_CPU and RLIMIT_AS are inherited by what it starts.
+Each OS process that extracts (a Celery prefork child, `search_reindex`, the web process
+under `make run`) lazily spawns one zygote (documents.extraction.zygote): a fresh
+`python -I` with no Django, no settings and no database connection, which has imported
+every extractor once. Per file it forks one grandchild with RLIMIT_CPU, RLIMIT_AS and
+RLIMIT_CORE in its own session; this side enforces the wall-clock limit and, on expiry,
+kills the grandchild's whole process group (tesseract included). Per file the cost is a
+fork (~2 ms), not an interpreter start and its imports (40-120 ms).
+
+Fork safety: the zygote is never inherited. A process forked from one that has a zygote
+(Celery's prefork pool) forgets it at fork and spawns its own on first use; the zygote
+exits when its stdin closes, i.e. when the process that spawned it drops it or exits, and
+is closed at interpreter exit. Threads of one process take turns (a lock).
 """
 
+import atexit
 import contextlib
 import json
 import os
-import resource
+import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from documents.extraction import Limits
+from documents.extraction.zygote import HEADER
 
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
-CHILD = f"import sys; sys.path.insert(0, {PROJECT_ROOT!r}); from documents.extraction.child import main; main()"
+ZYGOTE = f"import sys; sys.path.insert(0, {PROJECT_ROOT!r}); from documents.extraction.zygote import main; main()"
+# How long the zygote may take to answer what is not the extraction itself: starting (imports), reporting the
+# grandchild's pid, and reporting after the grandchild was killed.
+START_SECONDS = 30
+REPORT_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -32,69 +48,211 @@ class Outcome:
     seconds: float = 0.0
 
 
-def _limit(cpu_seconds: int, memory_mb: int):
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-        memory = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+class ZygoteGone(Exception):
+    """The zygote died or stopped answering; it is discarded and the next run starts another."""
 
-    return apply
+
+class Zygote:
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-c", ZYGOTE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "OMP_THREAD_LIMIT": "1"},
+            start_new_session=True,  # a Ctrl-C meant for the command is not the zygote's
+        )
+        self.owner = os.getpid()
+        self.stdin = self.process.stdin.fileno()
+        self.stdout = self.process.stdout.fileno()
+        self.buffer = bytearray()
+
+    def send(self, data: bytes) -> None:
+        view = memoryview(HEADER.pack(len(data)) + data)
+        try:
+            while view:
+                view = view[os.write(self.stdin, view) :]
+        except OSError as exc:  # BrokenPipeError: it died
+            raise ZygoteGone from exc
+
+    def receive(self, deadline: float) -> bytes | None:
+        """The next frame, or None if the deadline passed first."""
+        while True:
+            if len(self.buffer) >= HEADER.size:
+                size = HEADER.unpack_from(self.buffer)[0]
+                if len(self.buffer) >= HEADER.size + size:
+                    frame = bytes(self.buffer[HEADER.size : HEADER.size + size])
+                    del self.buffer[: HEADER.size + size]
+                    return frame
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self.stdout], [], [], left)
+            if ready:
+                chunk = os.read(self.stdout, 1 << 20)
+                if not chunk:
+                    raise ZygoteGone
+                self.buffer += chunk
+
+    def receive_or_gone(self, deadline: float) -> bytes:
+        frame = self.receive(deadline)
+        if frame is None:
+            raise ZygoteGone
+        return frame
+
+    def close(self, *, wait: float = 1.0) -> None:
+        """Close its stdin (it exits by itself) and reap it; kill it if it lingers."""
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        with contextlib.suppress(OSError):
+            self.process.stdout.close()
+
+    def forget(self) -> None:
+        """In a forked child: drop the inherited pipe ends without touching the parent's zygote."""
+        for stream in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                os.close(stream.fileno())
+        self.process.returncode = 0  # not ours to wait for
+
+
+_lock = threading.Lock()
+_zygote: Zygote | None = None
+
+
+def _current() -> Zygote:
+    global _zygote
+    if _zygote is None or _zygote.owner != os.getpid() or _zygote.process.poll() is not None:
+        if _zygote is not None and _zygote.owner == os.getpid():
+            _zygote.close(wait=0)
+        _zygote = Zygote()
+    return _zygote
+
+
+def _discard() -> None:
+    global _zygote
+    if _zygote is not None:
+        _zygote.close(wait=0)
+        _zygote = None
+
+
+def _forget_after_fork() -> None:
+    global _zygote, _lock
+    _lock = threading.Lock()  # a thread of the parent may have held it at fork
+    if _zygote is not None:
+        _zygote.forget()
+        _zygote = None
+
+
+def zygote_pid() -> int | None:
+    """This process's zygote, if it has one running (tests, diagnostics)."""
+    if _zygote is None or _zygote.owner != os.getpid() or _zygote.process.poll() is not None:
+        return None
+    return _zygote.process.pid
+
+
+def shutdown() -> None:
+    """Stop this process's zygote (atexit; tests)."""
+    global _zygote
+    if _zygote is not None and _zygote.owner == os.getpid():
+        _zygote.close()
+    _zygote = None
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+atexit.register(shutdown)
 
 
 def run(
-    path: str, mime_type: str, limits: Limits, *, cpu_seconds: int, memory_mb: int, timeout_seconds: int
+    path: str, mime_type: str, limits: Limits, *, cpu_seconds: int, memory_mb: int, timeout_seconds: float
 ) -> Outcome:
     started = time.monotonic()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "OMP_THREAD_LIMIT": "1",
-        "TMPDIR": os.path.dirname(path),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-I", "-c", CHILD],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        cwd=os.path.dirname(path),
-        env=env,
-        preexec_fn=_limit(cpu_seconds, memory_mb),
-        start_new_session=True,
+    request = json.dumps(
+        {
+            "path": path,
+            "mime_type": mime_type,
+            "limits": asdict(limits),
+            "cpu_seconds": cpu_seconds,
+            "memory_mb": memory_mb,
+        }
+    ).encode()
+    with _lock:
+        try:
+            return _run(_current(), request, started, timeout_seconds)
+        except ZygoteGone:
+            # A zygote that died before this file reached a grandchild (killed by an operator, or exited
+            # between files) is replaced, and the file tried once more.
+            _discard()
+        try:
+            return _run(_current(), request, started, timeout_seconds)
+        except ZygoteGone:
+            _discard()
+    return Outcome(
+        "failed", error="Extraction stopped (the sandbox did not start).", reason="crashed", seconds=_since(started)
     )
-    request = json.dumps({"path": path, "mime_type": mime_type, "limits": asdict(limits)}).encode()
+
+
+def _run(zygote: Zygote, request: bytes, started: float, timeout_seconds: float) -> Outcome:
+    zygote.send(request)
+    pid = json.loads(zygote.receive_or_gone(time.monotonic() + START_SECONDS))["pid"]
     try:
-        stdout, _ = process.communicate(request, timeout=timeout_seconds)
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
+        return _wait(zygote, pid, started, timeout_seconds)
+    except ZygoteGone:
+        # The zygote died while this file was being read: not retried (the file may be why).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        _discard()
+        return Outcome(
+            "failed", error="Extraction stopped (the sandbox died).", reason="crashed", seconds=_since(started)
+        )
+
+
+def _wait(zygote: Zygote, pid: int, started: float, timeout_seconds: float) -> Outcome:
+    status = zygote.receive(started + timeout_seconds)
+    if status is None:
+        # Too long: kill the grandchild's group; the zygote then reports it (killed) and stays usable.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        zygote.receive_or_gone(time.monotonic() + REPORT_SECONDS)
+        zygote.receive_or_gone(time.monotonic() + REPORT_SECONDS)
         return Outcome(
             "failed", error="Extraction took longer than allowed.", reason="timeout", seconds=_since(started)
         )
+    answer = zygote.receive_or_gone(time.monotonic() + REPORT_SECONDS)
     seconds = _since(started)
-    if process.returncode != 0:
-        if process.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
-            return Outcome("failed", error="Extraction used more CPU time than allowed.", reason="cpu", seconds=seconds)
+    exit = json.loads(status)
+    if exit["truncated"]:
+        return Outcome("failed", error="Extraction gave more text than allowed.", reason="crashed", seconds=seconds)
+    if exit["signal"] in (signal.SIGXCPU, signal.SIGKILL):
+        return Outcome("failed", error="Extraction used more CPU time than allowed.", reason="cpu", seconds=seconds)
+    if exit["code"] == 71:
+        return Outcome("failed", error="The file needs more memory than allowed.", reason="memory", seconds=seconds)
+    if exit["code"] != 0:
         return Outcome(
             "failed", error="Extraction stopped (memory limit or a damaged file).", reason="crashed", seconds=seconds
         )
+    return _outcome(answer, seconds)
+
+
+def _outcome(answer: bytes, seconds: float) -> Outcome:
+    """The grandchild's answer, checked: it ran on a hostile file, so it is data, never trusted for its shape."""
     try:
-        answer = json.loads(stdout)
+        reply = json.loads(answer)
     except ValueError:
+        reply = None
+    fields = ("text", "extractor", "error", "reason")
+    if (
+        not isinstance(reply, dict)
+        or reply.get("status") not in ("done", "failed", "skipped")
+        or not all(isinstance(reply.get(name, ""), str) for name in fields)
+    ):
         return Outcome("failed", error="Extraction gave no answer.", reason="crashed", seconds=seconds)
-    return Outcome(
-        status=answer["status"],
-        text=answer.get("text", ""),
-        extractor=answer.get("extractor", ""),
-        error=answer.get("error", ""),
-        reason=answer.get("reason", ""),
-        seconds=seconds,
-    )
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    return Outcome(reply["status"], **{name: reply.get(name, "") for name in fields}, seconds=seconds)
 
 
 def _since(started: float) -> float:

@@ -410,12 +410,13 @@ def test_the_wall_clock_limit_kills_a_slow_extraction(tmp_path):
 
 
 def test_the_memory_limit_applies_to_the_extraction(tmp_path):
-    path = tmp_path / "doc.docx"
-    path.write_bytes(docx_bytes())
-    # 16 MB of address space is not enough for an interpreter to start: the child dies, the parent records it.
-    outcome = sandbox.run(str(path), DOCX, Limits(), cpu_seconds=60, memory_mb=16, timeout_seconds=30)
-    assert outcome.status == "failed" and outcome.reason in {"crashed", "memory"}
-    assert sandbox.run(str(path), DOCX, Limits(), cpu_seconds=60, memory_mb=1024, timeout_seconds=30).status == "done"
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"word " * (8 * 1024 * 1024))  # 40 MB of text: reading and decoding it needs > 100 MB
+    limits = Limits(max_chars=50_000_000)
+    # The grandchild starts from the zygote's ~60 MB of address space: 100 MB leave too little for the file.
+    outcome = sandbox.run(str(path), "text/plain", limits, cpu_seconds=60, memory_mb=100, timeout_seconds=30)
+    assert (outcome.status, outcome.reason) == ("failed", "memory")
+    assert sandbox.run(str(path), "text/plain", limits, cpu_seconds=60, memory_mb=1024, timeout_seconds=30).status == "done"
 
 
 # --- the task after upload, and the upload is never broken by it -----------------------------
