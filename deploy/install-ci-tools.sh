@@ -3,6 +3,7 @@
 # tests), promtool/amtool/prometheus/alertmanager (alert rules and the end-to-end alert
 # test), python3-cryptography (the PITR scripts run as the postgres user with Debian's
 # python3), tesseract-ocr + tesseract-ocr-eng + fonts-dejavu-core (OCR and its tests),
+# LibreOffice's Writer/Calc/Impress without a GUI (renditions of Office files, issue #15),
 # nodejs + npm and then, from the npm registry, the packages pinned in
 # tests/browser/package-lock.json (axe-core, injected by the page audit). Idempotent and
 # quiet: nothing is installed when everything is present.
@@ -17,6 +18,11 @@ command -v tesseract >/dev/null || missing+=(tesseract-ocr)
 [ -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ] || [ -f /usr/share/tesseract-ocr/4.00/tessdata/eng.traineddata ] \
   || missing+=(tesseract-ocr-eng)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+# PDF renditions of Office/OpenDocument files (documents.office): headless LibreOffice, one package per module.
+[ -f /usr/lib/libreoffice/program/libswlo.so ] || missing+=(libreoffice-writer-nogui)
+[ -f /usr/lib/libreoffice/program/libsclo.so ] || missing+=(libreoffice-calc-nogui)
+[ -f /usr/lib/libreoffice/program/libsdlo.so ] || missing+=(libreoffice-impress-nogui)
+command -v unshare >/dev/null && command -v setpriv >/dev/null || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

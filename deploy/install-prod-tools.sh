@@ -3,7 +3,8 @@
 # Debian's packages: nginx (TLS front), openssl (the self-signed certificate), curl
 # and psql (readiness checks, creating the database),
 # Prometheus and Alertmanager (deploy/install-monitoring-tools.sh) and the standard
-# exporters (node, PostgreSQL, Redis), and tesseract-ocr for the worker's OCR. Idempotent and quiet: nothing is installed
+# exporters (node, PostgreSQL, Redis), tesseract-ocr for the worker's OCR, and headless
+# LibreOffice (Writer, Calc, Impress) with the DejaVu fonts for the worker's PDF renditions. Idempotent and quiet: nothing is installed
 # when every binary is already on PATH. Needs root (as in CI).
 #
 # Debian starts the daemons of these packages when they are installed; the stack
@@ -24,6 +25,11 @@ command -v prometheus-postgres-exporter >/dev/null 2>&1 || missing="$missing pro
 command -v prometheus-redis-exporter >/dev/null 2>&1 || missing="$missing prometheus-redis-exporter"
 # The Celery worker OCRs scans (documents.extraction): tesseract and its English data.
 command -v tesseract >/dev/null 2>&1 || missing="$missing tesseract-ocr tesseract-ocr-eng"
+# The worker renders Office/OpenDocument files to PDF (documents.office, issue #15).
+[ -f /usr/lib/libreoffice/program/libswlo.so ] || missing="$missing libreoffice-writer-nogui"
+[ -f /usr/lib/libreoffice/program/libsclo.so ] || missing="$missing libreoffice-calc-nogui"
+[ -f /usr/lib/libreoffice/program/libsdlo.so ] || missing="$missing libreoffice-impress-nogui"
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$missing fonts-dejavu-core"
 [ -z "$missing" ] && exit 0
 
 # shellcheck disable=SC2086  # $missing is a list of package names
