@@ -14,6 +14,8 @@ from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from documents.watermark import WatermarkError
+
 logger = logging.getLogger("docuid.api")
 
 
@@ -50,6 +52,8 @@ _CODES = {
 def _describe(exc) -> tuple[int, str, str, dict]:
     if isinstance(exc, ApiError):
         return exc.status_code, exc.error_code, exc.message, exc.details
+    if isinstance(exc, WatermarkError):
+        return exc.status, exc.code, exc.message, {}
     if isinstance(exc, RequestDataTooBig):
         return 400, "VALIDATION_ERROR", "The request body is too large.", {"body": ["The request body is too large."]}
     if isinstance(exc, Http404):

@@ -114,6 +114,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",  # turns an admin login lockout into the 429 page
+    "documents.middleware.WatermarkErrorMiddleware",  # an unstampable confidential PDF: a 422 page, not a 500
     "docuid.middleware.PrometheusAfterMiddleware",
 ]
 

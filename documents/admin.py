@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 
 from audit import record
 from audit.actions import Action, Outcome
-from documents import http, services
+from documents import http, services, watermark
 from documents.errors import DocumentError
 from documents.models import Document, DocumentVersion, Grant, Permission, SecurityLevel, Share, Tag, VersionText
 from documents.services.extraction import version_text_queue
@@ -285,6 +285,9 @@ class DocumentAdmin(admin.ModelAdmin):
         if document is None or document.current_version is None:
             raise Http404("No such document.")
         allowed = request.user.has_perm(CONTENT_PERMISSION)
+        if allowed and request.method != "HEAD" and http.stamps(document.current_version):
+            # Support staff get a copy stamped with their own name, recorded in this event.
+            watermark.remember(request, watermark.stamp_for_user(request.user, request))
         with transaction.atomic():
             record(
                 Action.ADMIN_CONTENT_ACCESS,
@@ -292,7 +295,11 @@ class DocumentAdmin(admin.ModelAdmin):
                 actor=request.user,
                 target=document,
                 request=request,
-                data={"version": document.current_version.number, **({} if allowed else {"reason": "denied"})},
+                data={
+                    "version": document.current_version.number,
+                    **({} if allowed else {"reason": "denied"}),
+                    **watermark.audit_data(request),
+                },
             )
         if not allowed:
             raise PermissionDenied("Downloading content needs the 'download document content' permission.")

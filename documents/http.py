@@ -3,6 +3,13 @@
 Django's FileResponse streams but knows nothing of Range requests, so a single
 byte range is answered here with a bounded iterator over the storage file. A
 request for several ranges gets the whole file (RFC 9110 allows ignoring Range).
+
+A confidential or restricted PDF never goes out as stored: file_response stamps it
+(documents.watermark) for the person receiving it, whoever the caller is, and
+answers every request for it with the whole stamped file (200, `Accept-Ranges: none`,
+Range ignored): each copy is different, so a part of one is not a part of another,
+and a range of the stored file would be an unstamped piece of it. Never behind nginx
+either: X-Accel-Redirect would send the stored bytes.
 """
 
 import re
@@ -12,7 +19,7 @@ from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
-from documents import filetypes
+from documents import filetypes, watermark
 from documents.models import DocumentVersion
 
 CHUNK_SIZE = 64 * 1024
@@ -94,10 +101,38 @@ def _etag(version: DocumentVersion) -> str:
     return f'"{version.sha256}"'
 
 
+def stamps(version: DocumentVersion) -> bool:
+    """Whether file_response sends this version stamped (so never by ranges, never as stored)."""
+    return watermark.applies(version.document, version.mime_type)
+
+
+def _stamped_response(request: HttpRequest, version: DocumentVersion, headers: dict) -> HttpResponse:
+    headers = {**headers, "Accept-Ranges": "none"}
+    headers.pop("ETag", None)  # every copy differs: the stored file's hash would be a lie
+    if request.method == "HEAD":
+        response = HttpResponse(content_type=version.mime_type)
+    else:
+        stamp = watermark.remembered(request) or watermark.remember(
+            request, watermark.stamp_for_user(request.user, request)
+        )
+        fileobj, size = watermark.stamped_copy(version.file, stamp.text)
+        response = FileResponse(fileobj, content_type=version.mime_type)
+        response["Content-Length"] = str(size)
+        response["X-DocuID-Stamp"] = stamp.ref
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
 def file_response(
     request: HttpRequest, version: DocumentVersion, *, as_attachment: bool, extra_headers: dict | None = None
 ) -> HttpResponse | StreamingHttpResponse:
-    """The version's bytes, streamed, with its sniffed type and an RFC 6266 file name."""
+    """The version's bytes, streamed, with its sniffed type and an RFC 6266 file name.
+
+    A confidential or restricted PDF is stamped for request.user, or for whom
+    watermark.remember named (a share link's recipient); raises watermark.WatermarkError
+    when it cannot be stamped.
+    """
     headers = {
         # A name saved before uploads refused active extensions (.html, .svg) gets a harmless one added.
         "Content-Disposition": content_disposition_header(
@@ -109,6 +144,8 @@ def file_response(
         "Accept-Ranges": "bytes",
         **(extra_headers or {}),
     }
+    if stamps(version):
+        return _stamped_response(request, version, headers)
     if request.method == "HEAD":
         # Headers only, and the file is never opened: a HEAD must not cost what a download does.
         response = HttpResponse(content_type=version.mime_type)

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.actions import Outcome
-from documents import http, previews, selectors, services, throttle
+from documents import http, previews, selectors, services, throttle, watermark
 from documents.errors import DocumentError
 from documents.forms import ShareForm, SharePasswordForm, ShareUpdateForm
 from documents.models import Family, SecurityLevel, Share, ShareAccess
@@ -180,7 +180,9 @@ def _continues_opening(request: HttpRequest, share: Share, kind: str) -> bool:
     if "Range" not in request.headers or not _serves_file(share, kind) or not _opened_recently(request, share):
         return False
     version = share.document.current_version
-    return version is not None and http.is_partial(http.requested_range(request, version), version.size)
+    if version is None or http.stamps(version):
+        return False  # a stamped copy is always sent whole (Range ignored): each request is a new view
+    return http.is_partial(http.requested_range(request, version), version.size)
 
 
 def _resolve(request: HttpRequest, token: str, kind: str) -> Share | HttpResponse:
@@ -283,6 +285,9 @@ def _content(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     version = share.document.current_version
     if version is None:
         raise Http404("No content.")
+    if request.method != "HEAD" and _serves_file(share, kind) and http.stamps(version):
+        # A confidential PDF goes out stamped with the link's recipient; the view's event records the stamp.
+        watermark.remember(request, watermark.stamp_for_share(share, request))
     if request.method == "HEAD":
         # Headers only (http.file_response never opens the file for HEAD): audited, never a view.
         services.share_access_record(share=share, kind="head", actor=request.user, request=request)

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from api.clients import request_client
 from api.errors import ApiError, not_found
 from audit.actions import Action, Outcome
-from documents import http, previews, selectors, services
+from documents import http, previews, selectors, services, watermark
 from documents.models import Document, Family
 
 INLINE_FAMILIES = {Family.PDF, Family.IMAGE}
@@ -95,6 +95,9 @@ class ApiView(APIView):
             extra["Content-Security-Policy"] = (
                 http.INLINE_PDF_CSP if document.family == Family.PDF else http.INLINE_IMAGE_CSP
             )
+        if http.stamps(version) and request.method != "HEAD":
+            # Stamped for whoever the call acts for (a signed /access link has no session user).
+            watermark.remember(request._request, watermark.stamp_for_user(user or request.user, request._request))
         with self.storage_failure_recorded(request, Action.DOCUMENT_DOWNLOAD, document, version, user=user):
             response = http.file_response(request._request, version, as_attachment=as_attachment, extra_headers=extra)
         services.document_access_record(
@@ -105,6 +108,14 @@ class ApiView(APIView):
             data=self.audit_data(request, version=version.number, range=bool(request.headers.get("Range"))),
         )
         return response
+
+    def content_file(self, request, version):
+        """The bytes format=office sends: the stored file, or a stamped copy of a confidential PDF."""
+        if not http.stamps(version):
+            return version.file.storage.open(version.file.name, "rb")
+        stamp = watermark.remember(request._request, watermark.stamp_for_user(request.user, request._request))
+        fileobj, _size = watermark.stamped_copy(version.file, stamp.text)
+        return fileobj
 
     @contextmanager
     def storage_failure_recorded(self, request, action: str, document: Document, version, *, user=None, **data):
@@ -145,9 +156,9 @@ class ApiView(APIView):
             self.require_download(request, document)
             with (
                 self.storage_failure_recorded(request, Action.DOCUMENT_DOWNLOAD, document, version, format="office"),
-                version.file.storage.open(version.file.name, "rb") as fileobj,
+                self.content_file(request, version) as fileobj,
             ):
-                data = fileobj.read(version.size + 1)
+                data = fileobj.read(version.size + 1) if not http.stamps(version) else fileobj.read()
             services.document_access_record(
                 action=Action.DOCUMENT_DOWNLOAD,
                 actor=request.user,

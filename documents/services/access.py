@@ -4,6 +4,7 @@ from django.db import transaction
 
 from audit import record
 from audit.actions import Action, Outcome
+from documents import watermark
 from documents.models import Document
 
 
@@ -26,6 +27,9 @@ def document_access_record(
     recorded with no target and the id that was asked for.
     """
     payload = dict(data or {})
+    if outcome == Outcome.SUCCESS:
+        # A stamped copy: its reference leads a leaked page back to this one event.
+        payload |= watermark.audit_data(request)
     if reason:
         payload["reason"] = reason
     if document is None:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit import record
 from audit.actions import Action, Outcome
-from documents import notifications
+from documents import notifications, watermark
 from documents.errors import GrantRefused, ShareNotAllowed
 from documents.models import (
     PERMISSION_RANK,
@@ -341,6 +341,12 @@ def share_access_record(
             actor=actor if actor is not None and actor.is_authenticated else None,
             target=share.document,
             request=request,
-            data={"share_id": share.pk, "kind": kind, **({"reason": reason} if reason else {})},
+            data={
+                "share_id": share.pk,
+                "kind": kind,
+                **({"reason": reason} if reason else {}),
+                # A stamped copy: its reference leads a leaked page back to this one event.
+                **(watermark.audit_data(request) if outcome == Outcome.SUCCESS else {}),
+            },
         )
     return counted

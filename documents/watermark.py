@@ -1,0 +1,355 @@
+"""Leak-tracing stamps on confidential and restricted PDFs.
+
+Every view or download of such a PDF goes out with one line on each page naming who
+received it (name and masked phone, or a share link's masked recipient), when (UTC),
+the request id and a random reference. The same reference and request id are written
+to the audit event of that view or download, so a leaked page leads back to exactly
+one event (the request id alone would not do: a client may send its own X-Request-ID).
+
+Why pikepdf: qpdf reads objects lazily and copies stream data (images, fonts) through
+without decoding it, so a 500 MB PDF is stamped with memory bounded by its largest
+single stream, not by the file. The stamped copy is written to a temporary file on the
+local disk, opened, and unlinked at once: the response streams it from disk and the
+kernel frees it when the response closes the file, even if the client goes away.
+
+The stamp is a new content stream appended to each page (the page's own content is
+wrapped in q/Q so its graphics state cannot move or hide the stamp), drawn with the
+standard Helvetica font and a semi-transparent ExtGState: a small line along the
+bottom edge and a faint diagonal line across the page, both laid out in the page's
+displayed orientation (/Rotate) and inside its visible box (CropBox, else MediaBox,
+whatever its origin).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import secrets
+import shutil
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import BinaryIO
+
+import pikepdf
+from django.conf import settings
+
+from accounts.phone import mask_phone
+from docuid.request_context import current_request_id
+from documents.errors import DocumentError
+
+logger = logging.getLogger("docuid.documents.watermark")
+
+STAMPED_LEVELS = frozenset({"confidential", "restricted"})
+PDF_MIME = "application/pdf"
+COPY_CHUNK = 1024 * 1024
+
+# Helvetica advance widths (Adobe's standard AFM, 1/1000 em) for printable ASCII; the
+# rest of WinAnsi gets a typical width. Enough to size the line to the page.
+# fmt: off
+_HELVETICA_WIDTHS = dict(
+    zip(
+        range(32, 127),
+        (
+            278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278,
+            556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556,
+            1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778,
+            667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556,
+            333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556,
+            556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584,
+        ),
+        strict=True,
+    )
+)
+# fmt: on
+_DEFAULT_WIDTH = 556
+
+BOTTOM_FONT_SIZE = 7.0
+MIN_FONT_SIZE = 3.0
+BOTTOM_OPACITY = 0.6
+DIAGONAL_OPACITY = 0.12
+MARGIN = 12.0
+
+
+class WatermarkError(DocumentError):
+    """The PDF could not be stamped (encrypted with a password, or too damaged to rewrite).
+
+    Callers refuse the request (422): an unstamped copy must never go out instead.
+    """
+
+    code = "DOCUMENT_NOT_STAMPABLE"
+    status = 422
+    title = "Cannot be stamped"
+
+    def __init__(self, reason: str):
+        super().__init__(
+            f"{reason} Confidential and restricted PDFs only leave DocuID stamped with who receives them, "
+            "and this one cannot be stamped, so it cannot be opened or downloaded here. Ask its owner for a copy."
+        )
+
+
+def applies(document, mime_type: str) -> bool:
+    """Whether a file of `mime_type` from `document` goes out stamped."""
+    return document.security_level in STAMPED_LEVELS and mime_type == PDF_MIME
+
+
+def mask_email(email: str) -> str:
+    """jane.doe@example.com → j***@example.com: recognisable to the sender, not a usable address."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who a stamped copy was made for, and the references that find its audit event."""
+
+    recipient: str  # already masked: "Olive Owner (+1******0100)" / "share link #12 for j***@example.com"
+    kind: str  # "user" or "share"
+    request_id: str
+    ref: str = field(default_factory=lambda: secrets.token_hex(6))
+    at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+
+    @property
+    def text(self) -> str:
+        return f"{self.recipient} · {self.at:%Y-%m-%d %H:%M:%S} UTC · request {self.request_id} · ref {self.ref}"
+
+    def audit_data(self) -> dict:
+        """What the audit event records: the references and time, not the recipient (already on the event)."""
+        return {"stamped": True, "ref": self.ref, "kind": self.kind, "at": self.at.isoformat()}
+
+
+def stamp_for_user(user, request=None) -> Stamp:
+    masked = getattr(user, "masked_phone", "")
+    name = getattr(user, "name", "") or user.get_username()
+    return Stamp(recipient=f"{name} ({masked})" if masked else name, kind="user", request_id=_request_id(request))
+
+
+def stamp_for_share(share, request=None) -> Stamp:
+    """A share link's copy names the recipient the link was made for, masked."""
+    parts = []
+    if share.recipient_email:
+        parts.append(mask_email(share.recipient_email))
+    if share.recipient_phone:
+        parts.append(mask_phone(share.recipient_phone))
+    who = " / ".join(parts) if parts else "no recipient named"
+    return Stamp(recipient=f"Share link #{share.pk} for {who}", kind="share", request_id=_request_id(request))
+
+
+def remember(request, stamp: Stamp) -> Stamp:
+    """Fix whom this request's stamped response is for, before its audit event is written.
+
+    Kept on the request: documents.http.file_response stamps with it, and the documents
+    services copy its references into the request's successful access event.
+    """
+    request.docuid_stamp = stamp
+    return stamp
+
+
+def remembered(request) -> Stamp | None:
+    return getattr(request, "docuid_stamp", None) if request is not None else None
+
+
+def audit_data(request) -> dict:
+    """{"watermark": {...}} for the audit event of a request that is answered stamped, else {}."""
+    stamp = remembered(request)
+    return {"watermark": stamp.audit_data()} if stamp is not None else {}
+
+
+def _request_id(request) -> str:
+    request_id = getattr(request, "request_id", "") or current_request_id()
+    return "" if request_id == "-" else request_id
+
+
+# --- Drawing -----------------------------------------------------------------------
+
+
+def _winansi(text: str) -> bytes:
+    """The text as Helvetica/WinAnsi bytes; letters it cannot show lose their accents, then become '?'."""
+    out = bytearray()
+    for char in text:
+        try:
+            out += char.encode("cp1252")
+            continue
+        except UnicodeEncodeError:
+            pass
+        base = unicodedata.normalize("NFKD", char).encode("ascii", "ignore")
+        out += base or b"?"
+    return bytes(out)
+
+
+def _width(encoded: bytes, size: float) -> float:
+    return sum(_HELVETICA_WIDTHS.get(byte, _DEFAULT_WIDTH) for byte in encoded) * size / 1000
+
+
+def _visible_box(page: pikepdf.Page) -> tuple[float, float, float, float]:
+    """The box a viewer shows (CropBox, else MediaBox, inherited), normalised to x0 < x1, y0 < y1."""
+    box = [float(v) for v in page.cropbox]
+    x0, x1 = sorted((box[0], box[2]))
+    y0, y1 = sorted((box[1], box[3]))
+    if x1 - x0 < 1 or y1 - y0 < 1:  # degenerate CropBox: fall back to the MediaBox
+        media = [float(v) for v in page.mediabox]
+        x0, x1 = sorted((media[0], media[2]))
+        y0, y1 = sorted((media[1], media[3]))
+    return x0, y0, x1, y1
+
+
+def _rotation(page: pikepdf.Page) -> int:
+    """/Rotate (inherited from the page tree too), as 0/90/180/270."""
+    node = page.obj
+    for _ in range(64):  # a cyclic /Parent chain must not hang the request
+        value = node.get("/Rotate")
+        if value is not None:
+            try:
+                return (round(float(value) / 90) * 90) % 360
+            except (TypeError, ValueError):
+                return 0
+        node = node.get("/Parent")
+        if not isinstance(node, pikepdf.Dictionary):
+            break
+    return 0
+
+
+def _display_matrix(box, rotation: int) -> tuple[tuple[float, ...], float, float]:
+    """The cm that puts (0, 0) at the displayed bottom-left, +x to the right; and the displayed width, height."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    if rotation == 90:
+        return (0, 1, -1, 0, x1, y0), h, w
+    if rotation == 180:
+        return (-1, 0, 0, -1, x1, y1), w, h
+    if rotation == 270:
+        return (0, -1, 1, 0, x0, y1), h, w
+    return (1, 0, 0, 1, x0, y0), w, h
+
+
+def _num(value: float) -> bytes:
+    return (f"{value:.4f}".rstrip("0").rstrip(".") or "0").encode()
+
+
+def _overlay(encoded: bytes, box, rotation: int, font: str, bottom_gs: str, diagonal_gs: str) -> bytes:
+    matrix, width, height = _display_matrix(box, rotation)
+    hex_text = b"<" + encoded.hex().encode() + b">"
+    natural = _width(encoded, 1.0) or 1.0
+    # Bottom line: centred, shrunk to fit narrow pages.
+    size = max(MIN_FONT_SIZE, min(BOTTOM_FONT_SIZE, (width - 2 * MARGIN) / natural))
+    text_width = natural * size
+    x = max(2.0, (width - text_width) / 2)
+    y = min(MARGIN / 2, height / 4)
+    # Diagonal: along the displayed page's diagonal, as large as fits (bounded).
+    angle = math.atan2(height, width)
+    diagonal = math.hypot(width, height) * 0.8
+    d_size = max(MIN_FONT_SIZE, min(36.0, diagonal / natural))
+    d_width = natural * d_size
+    cos, sin = math.cos(angle), math.sin(angle)
+    # Start so the line's centre sits on the page centre (shifted down by half the cap height).
+    cx = width / 2 - (d_width / 2) * cos + (d_size * 0.35) * sin
+    cy = height / 2 - (d_width / 2) * sin - (d_size * 0.35) * cos
+    ops = [
+        b"q",
+        b" ".join(_num(v) for v in matrix) + b" cm",
+        b"/" + bottom_gs.encode() + b" gs",
+        b"0.25 0.25 0.25 rg",
+        b"BT /" + font.encode() + b" " + _num(size) + b" Tf " + _num(x) + b" " + _num(y) + b" Td",
+        hex_text + b" Tj ET",
+        b"/" + diagonal_gs.encode() + b" gs",
+        b"0.5 0.5 0.5 rg",
+        b"BT /" + font.encode() + b" " + _num(d_size) + b" Tf",
+        b" ".join(_num(v) for v in (cos, sin, -sin, cos, cx, cy)) + b" Tm",
+        hex_text + b" Tj ET",
+        b"Q",
+    ]
+    return b"\n".join(ops) + b"\n"
+
+
+def _stamp_pages(pdf: pikepdf.Pdf, text: str) -> int:
+    encoded = _winansi(text)
+    font = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font,
+            Subtype=pikepdf.Name.Type1,
+            BaseFont=pikepdf.Name.Helvetica,
+            Encoding=pikepdf.Name.WinAnsiEncoding,
+        )
+    )
+    bottom = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.ExtGState, ca=BOTTOM_OPACITY, CA=BOTTOM_OPACITY))
+    diagonal = pdf.make_indirect(
+        pikepdf.Dictionary(Type=pikepdf.Name.ExtGState, ca=DIAGONAL_OPACITY, CA=DIAGONAL_OPACITY)
+    )
+    count = 0
+    for page in pdf.pages:
+        font_name = page.add_resource(font, pikepdf.Name.Font, prefix="DocuIDWmF")
+        bottom_name = page.add_resource(bottom, pikepdf.Name.ExtGState, prefix="DocuIDWmB")
+        diagonal_name = page.add_resource(diagonal, pikepdf.Name.ExtGState, prefix="DocuIDWmD")
+        overlay = _overlay(
+            encoded,
+            _visible_box(page),
+            _rotation(page),
+            str(font_name)[1:],
+            str(bottom_name)[1:],
+            str(diagonal_name)[1:],
+        )
+        # The page's own content runs inside q … Q: whatever state it leaves cannot move or hide the stamp.
+        page.contents_add(pikepdf.Stream(pdf, b"q\n"), prepend=True)
+        page.contents_add(pikepdf.Stream(pdf, b"\nQ\n" + overlay))
+        count += 1
+    return count
+
+
+# --- Files -------------------------------------------------------------------------
+
+
+def temp_dir() -> str | None:
+    """Where stamped copies are written: DOCUID_WATERMARK_TMP_DIR, else FILE_UPLOAD_TEMP_DIR, else the system's."""
+    return getattr(settings, "DOCUID_WATERMARK_TMP_DIR", "") or settings.FILE_UPLOAD_TEMP_DIR or None
+
+
+def stamp_path(source: str, target: str, text: str) -> int:
+    """Stamp the PDF at `source` into `target`; the number of pages stamped. Raises WatermarkError."""
+    try:
+        with pikepdf.open(source) as pdf:
+            pages = _stamp_pages(pdf, text)
+            pdf.save(
+                target,
+                # Copy every existing stream as it is: no decoding, no recompression (speed, flat memory).
+                stream_decode_level=pikepdf.StreamDecodeLevel.none,
+                compress_streams=False,
+                object_stream_mode=pikepdf.ObjectStreamMode.preserve,
+                fix_metadata_version=False,
+            )
+    except pikepdf.PasswordError as exc:
+        raise WatermarkError("The PDF is protected by a password.") from exc
+    except (pikepdf.PdfError, pikepdf.DataDecodingError, ValueError, RecursionError) as exc:
+        raise WatermarkError("The PDF could not be read.") from exc
+    return pages
+
+
+def stamped_copy(fieldfile, text: str) -> tuple[BinaryIO, int]:
+    """A stamped copy of the stored PDF as an open, already-unlinked temporary file, and its size.
+
+    A storage with local paths is read in place; any other (S3) is first copied to a
+    temporary file in 1 MB chunks. Nothing is ever held whole in memory.
+    """
+    directory = temp_dir()
+    cleanup: list[str] = []
+    try:
+        try:
+            source = fieldfile.storage.path(fieldfile.name)
+        except NotImplementedError:
+            handle, source = tempfile.mkstemp(prefix="docuid-src-", suffix=".pdf", dir=directory)
+            cleanup.append(source)
+            with os.fdopen(handle, "wb") as out, fieldfile.storage.open(fieldfile.name, "rb") as remote:
+                shutil.copyfileobj(remote, out, COPY_CHUNK)
+        handle, target = tempfile.mkstemp(prefix="docuid-stamped-", suffix=".pdf", dir=directory)
+        os.close(handle)
+        cleanup.append(target)
+        stamp_path(source, target, text)
+        result = open(target, "rb")  # noqa: SIM115 — the response closes it
+        size = os.fstat(result.fileno()).st_size
+        return result, size
+    finally:
+        for path in cleanup:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)  # the open stamped copy lives on until the response closes it
