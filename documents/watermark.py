@@ -309,7 +309,8 @@ def temp_dir() -> str | None:
 def stamp_path(source: str, target: str, text: str) -> int:
     """Stamp the PDF at `source` into `target`; the number of pages stamped. Raises WatermarkError."""
     try:
-        with pikepdf.open(source) as pdf:
+        # AccessMode.stream: read with plain reads, not mmap, so the source's pages never count as our memory.
+        with pikepdf.open(source, access_mode=pikepdf.AccessMode.stream) as pdf:
             pages = _stamp_pages(pdf, text)
             pdf.save(
                 target,
