@@ -1,7 +1,7 @@
 """Fixed-window counters in the Django cache (Redis when REDIS_URL is set, shared by every process).
 
-Counting is atomic: on Redis one INCR (plus its expiry) in a single script call, elsewhere
-the cache's own add + incr. A read-then-write count would let parallel requests through.
+Counting is atomic: on Redis (Django's backend or django-redis, the one production runs) one
+INCR plus its expiry in a single script call — one round trip — elsewhere the cache's own add + incr. A read-then-write count would let parallel requests through.
 """
 
 import hashlib
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
+from django_redis.cache import RedisCache as DjangoRedisCache
 
 # INCR and, for a new key, its expiry, in one round trip that nothing can interleave with.
 _INCR_SCRIPT = (
@@ -53,12 +54,30 @@ def network(ip: str | None) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-def incr(key: str, *, timeout: int) -> int:
-    """Add one to the counter `key` (created with `timeout` seconds to live); return the new count."""
-    backend = caches[DEFAULT_CACHE_ALIAS]
+def _redis_client(backend, full_key: str):
+    """The raw Redis client behind the cache, or None when the cache is not Redis.
+
+    Production runs django-redis (under django-prometheus' wrapper), which is not Django's
+    own RedisCache: checking only for the latter sent every count down the add + incr path,
+    two round trips (and three when the key had expired in between).
+    """
     if isinstance(backend, RedisCache):
-        full_key = backend.make_and_validate_key(key)
-        return int(backend._cache.get_client(full_key, write=True).eval(_INCR_SCRIPT, 1, full_key, timeout))
+        return backend._cache.get_client(full_key, write=True)
+    if isinstance(backend, DjangoRedisCache):
+        return backend.client.get_client(write=True)  # django-redis' public raw-client accessor
+    return None
+
+
+def incr(key: str, *, timeout: int) -> int:
+    """Add one to the counter `key` (created with `timeout` seconds to live); return the new count.
+
+    On Redis: one round trip (a script doing INCR, and EXPIRE for a new key).
+    """
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    full_key = backend.make_and_validate_key(key)
+    client = _redis_client(backend, full_key)
+    if client is not None:
+        return int(client.eval(_INCR_SCRIPT, 1, full_key, timeout))
     for _ in range(3):
         backend.add(key, 0, timeout=timeout)
         try:

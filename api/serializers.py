@@ -366,8 +366,11 @@ class V1DocumentDetail(V1Document):
 class Pagination(serializers.Serializer):
     page = serializers.IntegerField()
     limit = serializers.IntegerField()
-    total = serializers.IntegerField()
-    totalPages = serializers.IntegerField()
+    total = serializers.IntegerField(
+        help_text="Matches the caller may see: exact up to 1,000 past this page's start, else that lower bound."
+    )
+    totalExact = serializers.BooleanField(help_text="False when total is the lower bound (more matches exist).")
+    totalPages = serializers.IntegerField(help_text="From total: a lower bound too when totalExact is false.")
     hasNext = serializers.BooleanField()
     hasPrevious = serializers.BooleanField()
 
@@ -393,7 +396,9 @@ class V1ListOut(serializers.Serializer):
 
 class SearchMetadata(serializers.Serializer):
     query = StrictCharField()
-    totalResults = serializers.IntegerField(help_text="Documents matching that the caller may see.")
+    totalResults = serializers.IntegerField(
+        help_text="Documents matching that the caller may see (as pagination.total: exact up to 1,000 past the page)."
+    )
     totalMatches = serializers.IntegerField(help_text="The same as totalResults (kept for older clients).")
     sortBy = serializers.ChoiceField(choices=["relevance", "title", "dateModified", "size"])
     took = serializers.FloatField(help_text="Milliseconds.")

@@ -5,14 +5,16 @@ budget, so a password of 8+ characters cannot be brute-forced through the link.
 
 An attempt takes its place in the budget *before* the password is checked
 (increment, then compare): with check-then-increment, guesses racing on several
-workers all read the same count and all got checked. `cache.incr` is atomic on
-Redis and on the local-memory cache, the two backends DocuID configures.
+workers all read the same count and all got checked. `ratelimit.incr` is atomic on
+Redis (one script call, one round trip) and on the local-memory cache, the two backends DocuID configures.
 """
 
 import contextlib
 
 from django.conf import settings
 from django.core.cache import cache
+
+from accounts import ratelimit
 
 
 def _key(share_id: int) -> str:
@@ -21,14 +23,8 @@ def _key(share_id: int) -> str:
 
 def share_password_attempt(share_id: int) -> bool:
     """Count one password attempt on the link; False when its budget for the window is spent."""
-    key = _key(share_id)
-    window = settings.DOCUID_SHARE_PASSWORD_WINDOW_SECONDS
-    # add() starts the window only once; incr() keeps its expiry.
-    cache.add(key, 0, timeout=window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr: this attempt opens a new window
-        count = 1 if cache.add(key, 1, timeout=window) else cache.incr(key)
+    # The first attempt starts the window; later ones keep its expiry. On Redis one round trip.
+    count = ratelimit.incr(_key(share_id), timeout=settings.DOCUID_SHARE_PASSWORD_WINDOW_SECONDS)
     return count <= settings.DOCUID_SHARE_PASSWORD_ATTEMPTS
 
 

@@ -229,13 +229,11 @@ class FamilyFilesView(CompatView):
     )
     def get(self, request, family: str):
         filters = selectors.DocumentFilters(family=FAMILIES[family])
-        files, page_number = [], 1
-        while len(files) < MAX_LISTED:
-            page = selectors.documents_list(request.user, filters=filters, page=page_number, per_page=100)
-            files.extend(compat_document(d, prefix=_prefix(request)) for d in page.documents)
-            if not page.has_next:
-                break
-            page_number += 1
+        # One page of up to MAX_LISTED: a fixed number of queries however many documents there are.
+        page = selectors.documents_list(
+            request.user, filters=filters, per_page=MAX_LISTED, max_per_page=MAX_LISTED, with_files=True
+        )
+        files = [compat_document(d, prefix=_prefix(request)) for d in page.documents]
         label = {"word-files": "Word", "excel-files": "Excel", "powerpoint-files": "PowerPoint"}[family]
         return Response(
             {"success": True, "message": f"{len(files)} {label} documents", "data": {"files": files[:MAX_LISTED]}}

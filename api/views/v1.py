@@ -52,9 +52,10 @@ def _query(request, serializer_class) -> dict:
 
 
 def _page_body(request, page) -> dict:
+    # The page's permissions in one query (documents.selectors decides), not one per row.
+    permissions = selectors.permissions_for(request.user, page.documents)
     documents = [
-        v1_document(d, selectors.document_permissions(request.user, d))
-        | {"highlights": [page.highlights[d.pk]] if d.pk in page.highlights else []}
+        v1_document(d, permissions[d.pk]) | {"highlights": [page.highlights[d.pk]] if d.pk in page.highlights else []}
         for d in page.documents
     ]
     total = page.total or 0
@@ -63,7 +64,10 @@ def _page_body(request, page) -> dict:
         "pagination": {
             "page": page.number,
             "limit": page.per_page,
+            # Exact up to selectors.TOTAL_LOOKAHEAD matches past the page's start; beyond that a
+            # lower bound (totalExact false) — hasNext is always exact (docs/API.md, Paging).
             "total": total,
+            "totalExact": page.total_exact,
             "totalPages": math.ceil(total / page.per_page) if total else 0,
             "hasNext": page.has_next,
             "hasPrevious": page.has_previous,

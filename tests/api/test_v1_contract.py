@@ -116,6 +116,7 @@ def test_documents_list_has_the_contract_shape_and_pagination(owner_caller, owne
         "page": 1,
         "limit": 3,
         "total": 4,
+        "totalExact": True,
         "totalPages": 2,
         "hasNext": True,
         "hasPrevious": False,
