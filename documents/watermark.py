@@ -184,32 +184,49 @@ def _width(encoded: bytes, size: float) -> float:
     return sum(_HELVETICA_WIDTHS.get(byte, _DEFAULT_WIDTH) for byte in encoded) * size / 1000
 
 
-def _visible_box(page: pikepdf.Page) -> tuple[float, float, float, float]:
-    """The box a viewer shows (CropBox, else MediaBox, inherited), normalised to x0 < x1, y0 < y1."""
-    box = [float(v) for v in page.cropbox]
-    x0, x1 = sorted((box[0], box[2]))
-    y0, y1 = sorted((box[1], box[3]))
-    if x1 - x0 < 1 or y1 - y0 < 1:  # degenerate CropBox: fall back to the MediaBox
-        media = [float(v) for v in page.mediabox]
-        x0, x1 = sorted((media[0], media[2]))
-        y0, y1 = sorted((media[1], media[3]))
-    return x0, y0, x1, y1
-
-
-def _rotation(page: pikepdf.Page) -> int:
-    """/Rotate (inherited from the page tree too), as 0/90/180/270."""
-    node = page.obj
+def _inherited(node: pikepdf.Dictionary, key: str):
+    """A page attribute, from the page or the nearest /Pages ancestor that has it (PDF 32000 7.7.3.4)."""
     for _ in range(64):  # a cyclic /Parent chain must not hang the request
-        value = node.get("/Rotate")
+        value = node.get(key)
         if value is not None:
-            try:
-                return (round(float(value) / 90) * 90) % 360
-            except (TypeError, ValueError):
-                return 0
+            return value
         node = node.get("/Parent")
         if not isinstance(node, pikepdf.Dictionary):
-            break
-    return 0
+            return None
+    return None
+
+
+def _box(value) -> tuple[float, float, float, float] | None:
+    try:
+        numbers = [float(v) for v in value]
+    except (TypeError, ValueError):
+        return None
+    if len(numbers) != 4:
+        return None
+    x0, x1 = sorted((numbers[0], numbers[2]))
+    y0, y1 = sorted((numbers[1], numbers[3]))
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return None
+    return round(x0, 2), round(y0, 2), round(x1, 2), round(y1, 2)
+
+
+def _visible_box(page: pikepdf.Dictionary) -> tuple[float, float, float, float]:
+    """The box a viewer shows (CropBox, else MediaBox, inherited), normalised to x0 < x1, y0 < y1."""
+    for key in ("/CropBox", "/MediaBox"):
+        value = _inherited(page, key)
+        box = _box(value) if value is not None else None
+        if box is not None:
+            return box
+    return 0.0, 0.0, 612.0, 792.0  # no usable box: viewers assume US Letter
+
+
+def _rotation(page: pikepdf.Dictionary) -> int:
+    """/Rotate (inherited from the page tree too), as 0/90/180/270."""
+    value = _inherited(page, "/Rotate")
+    try:
+        return (round(float(value) / 90) * 90) % 360 if value is not None else 0
+    except (TypeError, ValueError):
+        return 0
 
 
 def _display_matrix(box, rotation: int) -> tuple[tuple[float, ...], float, float]:
@@ -264,7 +281,25 @@ def _overlay(encoded: bytes, box, rotation: int, font: str, bottom_gs: str, diag
     return b"\n".join(ops) + b"\n"
 
 
+FONT_NAME, BOTTOM_GS_NAME, DIAGONAL_GS_NAME = "DocuIDWmFont", "DocuIDWmBottom", "DocuIDWmDiagonal"
+
+
+def _add_resources(resources: pikepdf.Dictionary, entries) -> None:
+    for category, name, value in entries:
+        group = resources.get(category)
+        if not isinstance(group, pikepdf.Dictionary):
+            resources[category] = pikepdf.Dictionary()
+            group = resources[category]
+        group[name] = value
+
+
 def _stamp_pages(pdf: pikepdf.Pdf, text: str) -> int:
+    """Append the stamp to every page; the number of pages.
+
+    Built for speed on long documents: one overlay stream per distinct page geometry (box
+    and rotation) shared by every page that has it, one shared "q" stream, and shared
+    resource dictionaries updated once.
+    """
     encoded = _winansi(text)
     font = pdf.make_indirect(
         pikepdf.Dictionary(
@@ -278,22 +313,35 @@ def _stamp_pages(pdf: pikepdf.Pdf, text: str) -> int:
     diagonal = pdf.make_indirect(
         pikepdf.Dictionary(Type=pikepdf.Name.ExtGState, ca=DIAGONAL_OPACITY, CA=DIAGONAL_OPACITY)
     )
+    entries = (
+        ("/Font", "/" + FONT_NAME, font),
+        ("/ExtGState", "/" + BOTTOM_GS_NAME, bottom),
+        ("/ExtGState", "/" + DIAGONAL_GS_NAME, diagonal),
+    )
+    save_state = pdf.make_indirect(pikepdf.Stream(pdf, b"q\n"))
+    overlays: dict = {}
+    updated: set = set()
     count = 0
     for page in pdf.pages:
-        font_name = page.add_resource(font, pikepdf.Name.Font, prefix="DocuIDWmF")
-        bottom_name = page.add_resource(bottom, pikepdf.Name.ExtGState, prefix="DocuIDWmB")
-        diagonal_name = page.add_resource(diagonal, pikepdf.Name.ExtGState, prefix="DocuIDWmD")
-        overlay = _overlay(
-            encoded,
-            _visible_box(page),
-            _rotation(page),
-            str(font_name)[1:],
-            str(bottom_name)[1:],
-            str(diagonal_name)[1:],
-        )
+        obj = page.obj
+        geometry = (_visible_box(obj), _rotation(obj))
+        overlay = overlays.get(geometry)
+        if overlay is None:
+            drawing = _overlay(encoded, *geometry, FONT_NAME, BOTTOM_GS_NAME, DIAGONAL_GS_NAME)
+            overlay = overlays[geometry] = pdf.make_indirect(pikepdf.Stream(pdf, b"\nQ\n" + drawing))
+        resources = _inherited(obj, "/Resources")
+        if not isinstance(resources, pikepdf.Dictionary):
+            obj.Resources = pikepdf.Dictionary()
+            resources = obj.Resources
+        shared = resources.is_indirect
+        if not shared or resources.objgen not in updated:
+            _add_resources(resources, entries)
+            if shared:
+                updated.add(resources.objgen)
+        contents = obj.get("/Contents")
+        parts = list(contents) if isinstance(contents, pikepdf.Array) else ([contents] if contents is not None else [])
         # The page's own content runs inside q … Q: whatever state it leaves cannot move or hide the stamp.
-        page.contents_add(pikepdf.Stream(pdf, b"q\n"), prepend=True)
-        page.contents_add(pikepdf.Stream(pdf, b"\nQ\n" + overlay))
+        obj.Contents = pikepdf.Array([save_state, *parts, overlay])
         count += 1
     return count
 
