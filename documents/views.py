@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.phone import normalize_phone
 from audit.actions import Action, Outcome
-from documents import filetypes, http, previews, rendering, selectors, services
+from documents import filetypes, http, previews, rendering, selectors, services, viewing
 from documents.errors import DocumentError, DuplicateDocument, GrantRefused, UploadTooLarge
 from documents.forms import DocumentFilterForm, GranteeGrantForm, GrantForm, UploadMetadataForm, VersionForm
 from documents.models import Document, DocumentVersion, Family, Grant
@@ -378,19 +378,19 @@ def _storage_failure_recorded(request: HttpRequest, action: str, document: Docum
 
 @login_required
 def document_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """A PDF or an image itself, inline (what the viewer loads); any other type: its open page."""
     document = visible_or_404(request, pk, audit_action=Action.DOCUMENT_OPEN)
     version = document.current_version
     if version is None:
         raise Http404("No content.")
+    if document.family not in INLINE_FAMILIES:
+        return _open_page(request, document, version)
     # Storage is read before the open is recorded: a failed read is a failed open (and a 500).
     with _storage_failure_recorded(request, Action.DOCUMENT_OPEN, document, version):
-        if document.family in INLINE_FAMILIES:
-            csp = http.INLINE_PDF_CSP if document.family == Family.PDF else http.INLINE_IMAGE_CSP
-            response = http.file_response(
-                request, version, as_attachment=False, extra_headers={"Content-Security-Policy": csp}
-            )
-        else:
-            response, preview = None, previews.text_preview(version)
+        csp = http.INLINE_PDF_CSP if document.family == Family.PDF else http.INLINE_IMAGE_CSP
+        response = http.file_response(
+            request, version, as_attachment=False, extra_headers={"Content-Security-Policy": csp}
+        )
     services.document_access_record(
         action=Action.DOCUMENT_OPEN,
         actor=request.user,
@@ -398,15 +398,55 @@ def document_open(request: HttpRequest, pk: int) -> HttpResponse:
         request=request,
         data={"version": version.number},
     )
-    if response is not None:
-        return response
-    # Only the preview page offers actions (download); an inline file needs no permission lookup.
-    permissions = selectors.document_permissions(request.user, document)
-    return render(
-        request,
-        "documents/open.html",
-        {"document": document, "version": version, "preview": preview, "permissions": permissions},
-    )
+    return response
+
+
+@login_required
+def document_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The open page: the document drawn in the page (PDF viewer, image, or preview), with its file name."""
+    document = visible_or_404(request, pk, audit_action=Action.DOCUMENT_OPEN)
+    version = document.current_version
+    if version is None:
+        raise Http404("No content.")
+    return _open_page(request, document, version)
+
+
+@login_required
+def document_view_status(request: HttpRequest, pk: int) -> JsonResponse:
+    """The state of the open page's PDF rendition, polled by static/js/preview-status.js while it is made."""
+    document = visible_or_404(request, pk)
+    version = document.current_version
+    if version is None:
+        raise Http404("No content.")
+    state = viewing.viewing_for(document, version).state
+    return JsonResponse({"state": state}, headers={"Cache-Control": "private, no-store"})
+
+
+def _open_page(request: HttpRequest, document: Document, version: DocumentVersion) -> HttpResponse:
+    shown = viewing.viewing_for(document, version)
+    preview = None
+    if shown.kind == "preview":
+        # The preview's text goes out in this page, so this page is the audited open; a PDF
+        # or an image is audited by the request that fetches it (document_open, renditions).
+        with _storage_failure_recorded(request, Action.DOCUMENT_OPEN, document, version):
+            preview = previews.text_preview(version)
+        services.document_access_record(
+            action=Action.DOCUMENT_OPEN,
+            actor=request.user,
+            document=document,
+            request=request,
+            data={"version": version.number},
+        )
+    context = {
+        "document": document,
+        "version": version,
+        "viewing": shown,
+        "preview": preview,
+        "permissions": selectors.document_permissions(request.user, document),
+        "filetype": rendering.FAMILY_ICONS[document.family],
+        "pdfjs_fonts": settings.STATIC_URL + "vendor/pdfjs/standard_fonts/",
+    }
+    return render(request, "documents/open.html", context)
 
 
 def _download(request: HttpRequest, document: Document, version: DocumentVersion) -> HttpResponse:

@@ -53,9 +53,11 @@ def test_upload_find_open_share_by_link_and_revoke(site, new_context):
     page.wait_for_selector("h1")
     assert page.locator("h1").inner_text() == f"{TITLE}.pdf"
 
-    # Open the PDF inline: served as a PDF, inline, with the locked-down policy.
-    open_url = page.locator("#open-link").get_attribute("href")
-    opened = page.request.get(site + open_url)
+    # Open it: the open page draws it (tests/browser/test_viewer.py); the PDF itself is served
+    # inline, with the locked-down policy.
+    page.click("#open-link")
+    page.wait_for_selector("[data-pdf-viewer][data-state=ready]")
+    opened = page.request.get(site + page.locator("#open-pdf-link").get_attribute("href"))
     assert opened.status == 200
     assert opened.headers["content-type"] == "application/pdf"
     assert opened.headers["content-disposition"].startswith("inline")
@@ -63,6 +65,7 @@ def test_upload_find_open_share_by_link_and_revoke(site, new_context):
     assert opened.body().startswith(b"%PDF")
 
     # Share it by link, with a QR code.
+    page.go_back()
     page.click("text=Share by link")
     page.select_option("#id_access", "download")
     page.click("text=Create link")
