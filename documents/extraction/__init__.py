@@ -37,6 +37,8 @@ class Limits:
     max_pages: int = 5_000
     max_ocr_pages: int = 50
     ocr_timeout_seconds: int = 120
+    # LibreOffice's own wall-clock limit (legacy .doc/.xls/.ppt); the sandbox keeps it under its own.
+    office_timeout_seconds: int = 120
 
 
 @dataclass(frozen=True)

@@ -35,5 +35,7 @@ def extract(path: str, mime_type: str, limits: Limits) -> Extracted:
 
         return extract_image(path, limits)
     if mime_type in LEGACY_OFFICE:
-        raise ExtractionSkipped("legacy Office format: not extracted yet")
+        from documents.extraction.legacy import extract_legacy
+
+        return extract_legacy(path, mime_type, limits)
     raise ExtractionSkipped("this kind of file has no text to extract")

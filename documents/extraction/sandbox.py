@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from documents.extraction import Limits
@@ -36,6 +36,8 @@ ZYGOTE = f"import sys; sys.path.insert(0, {PROJECT_ROOT!r}); from documents.extr
 # grandchild's pid, and reporting after the grandchild was killed.
 START_SECONDS = 30
 REPORT_SECONDS = 10
+# What the grandchild needs after LibreOffice was stopped for taking too long (documents.office waits up to 5 s).
+OFFICE_MARGIN_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,10 @@ def run(
     path: str, mime_type: str, limits: Limits, *, cpu_seconds: int, memory_mb: int, timeout_seconds: float
 ) -> Outcome:
     started = time.monotonic()
+    # LibreOffice (legacy formats) runs in a session of its own, out of reach of the kill of the grandchild's
+    # group: its own wall-clock limit must expire first.
+    office_timeout = max(1, min(limits.office_timeout_seconds, int(timeout_seconds) - OFFICE_MARGIN_SECONDS))
+    limits = replace(limits, office_timeout_seconds=office_timeout)
     request = json.dumps(
         {
             "path": path,

@@ -15,7 +15,7 @@ from django.urls import reverse
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from documents import filetypes, metrics, samples, search, services, tasks
+from documents import filetypes, metrics, search, services, tasks
 from documents.extraction import Limits, sandbox
 from documents.extraction.ocr import tesseract_available
 from documents.extraction.registry import extract
@@ -268,15 +268,6 @@ def test_an_image_only_pdf_is_ocrd(tmp_path):
     assert "ZEBRA" in result.text.upper()
 
 
-def test_legacy_office_files_are_skipped_with_a_reason(owner):
-
-    document = services.document_upload(
-        acting_user=owner, file=ContentFile(samples.ole_bytes("WordDocument"), name="old.doc"), name="old.doc"
-    )
-    text = version_text_extract(version=document.current_version)
-    assert (text.status, text.error) == ("skipped", "legacy Office format: not extracted yet")
-
-
 # --- OpenDocument uploads are accepted (and sniffed) -----------------------------------------
 
 
@@ -416,7 +407,10 @@ def test_the_memory_limit_applies_to_the_extraction(tmp_path):
     # The grandchild starts from the zygote's ~60 MB of address space: 100 MB leave too little for the file.
     outcome = sandbox.run(str(path), "text/plain", limits, cpu_seconds=60, memory_mb=100, timeout_seconds=30)
     assert (outcome.status, outcome.reason) == ("failed", "memory")
-    assert sandbox.run(str(path), "text/plain", limits, cpu_seconds=60, memory_mb=1024, timeout_seconds=30).status == "done"
+    assert (
+        sandbox.run(str(path), "text/plain", limits, cpu_seconds=60, memory_mb=1024, timeout_seconds=30).status
+        == "done"
+    )
 
 
 # --- the task after upload, and the upload is never broken by it -----------------------------
