@@ -117,9 +117,11 @@ class Zygote:
 
     def forget(self) -> None:
         """In a forked child: drop the inherited pipe ends without touching the parent's zygote."""
+        # Through the file objects, so each descriptor is closed exactly once (a bare os.close would leave the
+        # object to close the same number again later, by then perhaps another file or socket).
         for stream in (self.process.stdin, self.process.stdout):
-            with contextlib.suppress(OSError):
-                os.close(stream.fileno())
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
         self.process.returncode = 0  # not ours to wait for
 
 
