@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from documents.watermark import WatermarkError
+from documents.errors import NotSendable
 
 logger = logging.getLogger("docuid.api")
 
@@ -52,7 +52,7 @@ _CODES = {
 def _describe(exc) -> tuple[int, str, str, dict]:
     if isinstance(exc, ApiError):
         return exc.status_code, exc.error_code, exc.message, exc.details
-    if isinstance(exc, WatermarkError):
+    if isinstance(exc, NotSendable):
         return exc.status, exc.code, exc.message, {}
     if isinstance(exc, RequestDataTooBig):
         return 400, "VALIDATION_ERROR", "The request body is too large.", {"body": ["The request body is too large."]}
@@ -95,6 +95,8 @@ def exception_handler(exc, context) -> Response:
     if status_code == status.HTTP_401_UNAUTHORIZED and getattr(view, "compat_unauthenticated_body", None):
         body = dict(view.compat_unauthenticated_body)
     headers = {}
+    if isinstance(exc, NotSendable) and exc.retry_after:
+        headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
     if isinstance(exc, ApiError) and exc.retry_after:

@@ -114,7 +114,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",  # turns an admin login lockout into the 429 page
-    "documents.middleware.WatermarkErrorMiddleware",  # an unstampable confidential PDF: a 422 page, not a 500
+    "documents.middleware.NotSendableMiddleware",  # a confidential file that cannot go out as asked: 409/422, not 500
     "docuid.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -454,6 +454,10 @@ DOCUID_RECOVERY_DRILL_HOUR, DOCUID_RECOVERY_DRILL_MINUTE = _hh_mm(
 
 DOCUID_MAX_FILES_PER_UPLOAD = env_int("DOCUID_MAX_FILES_PER_UPLOAD", 20)
 DOCUID_X_ACCEL_REDIRECT_PREFIX = env("DOCUID_X_ACCEL_REDIRECT_PREFIX")
+# Stamped copies of confidential PDFs (documents.watermark) are written here, unlinked at
+# once and streamed from disk: as large as the PDFs being sent at the same time. Empty:
+# FILE_UPLOAD_TEMP_DIR, else the system's temporary directory.
+DOCUID_WATERMARK_TMP_DIR = env("DOCUID_WATERMARK_TMP_DIR", "")
 DOCUID_SHARE_PASSWORD_ATTEMPTS = env_int("DOCUID_SHARE_PASSWORD_ATTEMPTS", 5)
 DOCUID_SHARE_PASSWORD_WINDOW_SECONDS = env_int("DOCUID_SHARE_PASSWORD_WINDOW_SECONDS", 900)
 # One view of a view-limited link lasts this long for the browser that opened it: its byte

@@ -1,8 +1,9 @@
-"""A confidential PDF that cannot be stamped is refused with a page that says why, never a 500.
+"""A file that may not leave as asked is refused with a page that says why, never a 500.
 
-documents.http.file_response raises watermark.WatermarkError from any page that sends a
-file (open, download, share links, the admin's download); the API answers it in its own
-envelope (api/errors.py), before this middleware would see it.
+documents.http.file_response raises errors.NotSendable from any page that sends a file
+(open, download, share links, the admin's download): a confidential PDF that cannot be
+stamped (422), a confidential Office original whose stamped PDF is not made yet (409).
+The API answers them in its own envelope (api/errors.py), before this middleware would.
 """
 
 from collections.abc import Callable
@@ -10,10 +11,10 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from documents.watermark import WatermarkError
+from documents.errors import NotSendable
 
 
-class WatermarkErrorMiddleware:
+class NotSendableMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
@@ -21,7 +22,7 @@ class WatermarkErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, WatermarkError):
+        if not isinstance(exception, NotSendable):
             return None
         context = {
             "status": exception.status,
@@ -29,4 +30,7 @@ class WatermarkErrorMiddleware:
             "message": exception.message,
             "request_id": getattr(request, "request_id", ""),
         }
-        return render(request, "error.html", context, status=exception.status)
+        response = render(request, "error.html", context, status=exception.status)
+        if exception.retry_after:
+            response["Retry-After"] = str(exception.retry_after)
+        return response

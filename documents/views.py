@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.phone import normalize_phone
 from audit.actions import Action, Outcome
 from documents import filetypes, http, previews, rendering, selectors, services, viewing
-from documents.errors import DocumentError, DuplicateDocument, GrantRefused, UploadTooLarge
+from documents.errors import DocumentError, DuplicateDocument, GrantRefused, NotSendable, UploadTooLarge
 from documents.forms import DocumentFilterForm, GranteeGrantForm, GrantForm, UploadMetadataForm, VersionForm
 from documents.models import Document, DocumentVersion, Family, Grant
 
@@ -360,16 +360,21 @@ def document_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @contextmanager
 def _storage_failure_recorded(request: HttpRequest, action: str, document: Document, version: DocumentVersion):
-    """An exception while reading the file is audited as a failed open/download, then re-raised (500)."""
+    """An exception while reading the file is audited as a failed open/download, then re-raised (500).
+
+    A file that may not leave as asked (errors.NotSendable: an unstampable confidential PDF,
+    a confidential Office original without its PDF yet) is audited with its code and
+    answered by documents.middleware (409/422), not a 500.
+    """
     try:
         yield
-    except Exception:
+    except Exception as exc:
         services.document_access_record(
             action=action,
             actor=request.user,
             document=document,
             outcome=Outcome.FAILURE,
-            reason="storage_error",
+            reason=exc.code.lower() if isinstance(exc, NotSendable) else "storage_error",
             request=request,
             data={"version": version.number},
         )

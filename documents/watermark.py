@@ -39,7 +39,7 @@ from django.conf import settings
 
 from accounts.phone import mask_phone
 from docuid.request_context import current_request_id
-from documents.errors import DocumentError
+from documents.errors import NotSendable
 
 logger = logging.getLogger("docuid.documents.watermark")
 
@@ -74,14 +74,13 @@ DIAGONAL_OPACITY = 0.12
 MARGIN = 12.0
 
 
-class WatermarkError(DocumentError):
+class WatermarkError(NotSendable):
     """The PDF could not be stamped (encrypted with a password, or too damaged to rewrite).
 
     Callers refuse the request (422): an unstamped copy must never go out instead.
     """
 
     code = "DOCUMENT_NOT_STAMPABLE"
-    status = 422
     title = "Cannot be stamped"
 
     def __init__(self, reason: str):
@@ -122,6 +121,8 @@ class Stamp:
 
 
 def stamp_for_user(user, request=None) -> Stamp:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Stamp(recipient="an unidentified viewer", kind="user", request_id=_request_id(request))
     masked = getattr(user, "masked_phone", "")
     name = getattr(user, "name", "") or user.get_username()
     return Stamp(recipient=f"{name} ({masked})" if masked else name, kind="user", request_id=_request_id(request))
@@ -153,14 +154,37 @@ def remembered(request) -> Stamp | None:
 
 
 def audit_data(request) -> dict:
-    """{"watermark": {...}} for the audit event of a request that is answered stamped, else {}."""
+    """{"watermark": {...}} for the audit event of a request that is answered stamped, else {}.
+
+    `rendition: true` when a confidential Office original was asked for and its PDF was sent instead.
+    """
     stamp = remembered(request)
-    return {"watermark": stamp.audit_data()} if stamp is not None else {}
+    if stamp is None:
+        return {}
+    data = stamp.audit_data()
+    if getattr(request, "docuid_rendition_sent", False):
+        data["rendition"] = True
+    return {"watermark": data}
 
 
 def _request_id(request) -> str:
     request_id = getattr(request, "request_id", "") or current_request_id()
     return "" if request_id == "-" else request_id
+
+
+def events_for_stamp(reference: str):
+    """The audit events a stamp's reference (12 hex) or request id points to: one, unless forged or mistyped.
+
+    Looked up by the reference first (unique per copy), else by the request id (a
+    client may choose its own, so several events may share one).
+    """
+    from audit.models import AuditEvent
+
+    reference = reference.strip()
+    by_ref = AuditEvent.objects.filter(data__watermark__ref=reference)
+    if by_ref.exists():
+        return by_ref.order_by("time")
+    return AuditEvent.objects.filter(request_id=reference, data__watermark__stamped=True).order_by("time")
 
 
 # --- Drawing -----------------------------------------------------------------------
@@ -351,7 +375,7 @@ def _stamp_pages(pdf: pikepdf.Pdf, text: str) -> int:
 
 def temp_dir() -> str | None:
     """Where stamped copies are written: DOCUID_WATERMARK_TMP_DIR, else FILE_UPLOAD_TEMP_DIR, else the system's."""
-    return getattr(settings, "DOCUID_WATERMARK_TMP_DIR", "") or settings.FILE_UPLOAD_TEMP_DIR or None
+    return settings.DOCUID_WATERMARK_TMP_DIR or settings.FILE_UPLOAD_TEMP_DIR or None
 
 
 def stamp_path(source: str, target: str, text: str) -> int:

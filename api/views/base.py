@@ -14,6 +14,7 @@ from api.clients import request_client
 from api.errors import ApiError, not_found
 from audit.actions import Action, Outcome
 from documents import http, previews, selectors, services, watermark
+from documents.errors import NotSendable
 from documents.models import Document, Family
 
 INLINE_FAMILIES = {Family.PDF, Family.IMAGE}
@@ -119,16 +120,17 @@ class ApiView(APIView):
 
     @contextmanager
     def storage_failure_recorded(self, request, action: str, document: Document, version, *, user=None, **data):
-        """An exception while reading the file is audited as a failed open/download, then re-raised (500)."""
+        """An exception while reading the file is audited as a failed open/download, then re-raised (500;
+        a NotSendable is audited with its code and answered 409/422 by api.errors)."""
         try:
             yield
-        except Exception:
+        except Exception as exc:
             services.document_access_record(
                 action=action,
                 actor=user or request.user,
                 document=document,
                 outcome=Outcome.FAILURE,
-                reason="storage_error",
+                reason=exc.code.lower() if isinstance(exc, NotSendable) else "storage_error",
                 request=request._request,
                 data=self.audit_data(request, version=version.number, **data),
             )

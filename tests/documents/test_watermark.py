@@ -8,6 +8,7 @@ reference finds exactly one audit event. Every other way to get the stored bytes
 import base64
 import io
 import re
+import uuid
 
 import pikepdf
 import pypdfium2
@@ -319,7 +320,7 @@ def test_share_link_head_is_not_a_copy(secret, owner):
 
 
 def api_get(user, path, params=None, headers=None):
-    _, key = api_client_create(name=f"Add-in {path}")
+    _, key = api_client_create(name=f"Add-in {uuid.uuid4().hex}")
     token = api_token_issue(user=user, client=None, client_context=ClientContext(), method="test").access_token
     return Client().get(path, params, headers={"x-api-key": key, "Authorization": f"Bearer {token}", **(headers or {})})
 
@@ -386,3 +387,25 @@ def test_support_staff_get_a_copy_stamped_with_their_own_name(secret, client):
     assert response.status_code == 200
     request_id, ref = stamp_on_every_page(body(response), "Stella Staff")
     the_event(request_id, ref, Action.ADMIN_CONTENT_ACCESS)
+
+
+# --- Tracing a leaked page ---------------------------------------------------------------------
+
+
+def test_watermark_trace_finds_the_one_event_of_a_leaked_page(secret, reader, owner, client):
+    from django.core.management import CommandError, call_command
+
+    share, token = services.share_create(acting_user=owner, document=secret, access="view")
+    Client().get(reverse("share:open", args=[token]))  # another stamped copy, another event
+    login(client, reader)
+    request_id, ref = stamp_on_every_page(body(client.get(reverse("documents:download", args=[secret.pk]))), "Rita")
+    out = io.StringIO()
+    call_command("watermark_trace", ref, stdout=out)
+    text = out.getvalue()
+    assert text.count("event ") == 1 and "document.download" in text and "Rita Reader (+1******9876)" in text
+    assert request_id in text and f"(id {secret.pk})" in text
+    out = io.StringIO()
+    call_command("watermark_trace", request_id, stdout=out)  # the request id works too
+    assert "document.download" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("watermark_trace", "000000000000")
