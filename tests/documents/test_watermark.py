@@ -395,7 +395,7 @@ def test_support_staff_get_a_copy_stamped_with_their_own_name(secret, client):
 def test_watermark_trace_finds_the_one_event_of_a_leaked_page(secret, reader, owner, client):
     from django.core.management import CommandError, call_command
 
-    share, token = services.share_create(acting_user=owner, document=secret, access="view")
+    _, token = services.share_create(acting_user=owner, document=secret, access="view")
     Client().get(reverse("share:open", args=[token]))  # another stamped copy, another event
     login(client, reader)
     request_id, ref = stamp_on_every_page(body(client.get(reverse("documents:download", args=[secret.pk]))), "Rita")
