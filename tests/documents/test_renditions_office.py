@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import time
 import zipfile
+from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
@@ -177,3 +178,30 @@ def test_a_hanging_conversion_is_killed_with_its_children_at_the_timeout(fake_so
     assert time.monotonic() - started < 10
     # The child it started went with it (the whole process group is killed).
     assert shutil.which("pgrep") is None or os.system("pgrep -f '[s]leep 313' >/dev/null") != 0
+
+
+def test_a_reused_profile_is_a_private_copy_of_one_seed_per_process(soffice, tmp_path, monkeypatch):
+    monkeypatch.setattr(office, "_seeds", {})
+    first = convert(tmp_path, "one.docx", office_files.docx_bytes(["First copy"]), reuse_profile=True)
+    assert pdf_pages(first) == ["First copy"]
+    seed = office._seeds[os.getpid()]
+    assert seed is not None and seed.is_dir()
+    settings = (seed / "user" / "registrymodifications.xcu").read_text()
+    assert "MacroSecurityLevel" in settings and "DisableMacrosExecution" in settings
+    second = convert(tmp_path, "two.docx", office_files.docx_bytes(["Second copy"]), reuse_profile=True)
+    assert pdf_pages(second) == ["Second copy"]
+    assert office._seeds[os.getpid()] == seed  # made once
+    office._remove_seed(os.getpid(), seed.parent)
+    assert not seed.exists()
+
+
+def test_seeds_of_processes_that_are_gone_are_swept(tmp_path):
+    dead_pid = 2**22 + 17  # above Linux's default pid_max: no such process
+    stale = Path(tempfile.mkdtemp(prefix=f"{office.SEED_PREFIX}{dead_pid}-"))
+    mine = Path(tempfile.mkdtemp(prefix=f"{office.SEED_PREFIX}{os.getpid()}-"))
+    try:
+        office._sweep_dead_seeds()
+        assert not stale.exists() and mine.exists()
+    finally:
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(mine, ignore_errors=True)
