@@ -174,3 +174,12 @@ def test_the_detail_page_open_button_leads_to_the_open_page(client, owner):
     login(client, owner)
     content = client.get(reverse("documents:detail", args=[document.pk])).content.decode()
     assert f'href="{reverse("documents:view", args=[document.pk])}" id="open-link"' in content
+
+
+def test_a_view_only_person_gets_no_download_nor_open_in_the_browser_button(client, owner, other):
+    document = make_document(owner, name="View only.pdf")
+    services.grant_add(acting_user=owner, document=document, user=other, permission=Permission.VIEW, notify=False)
+    login(client, other)
+    content = client.get(reverse("documents:view", args=[document.pk])).content.decode()
+    assert "Download View only.pdf" not in content and 'id="open-pdf-link"' not in content
+    assert 'data-pdf-viewer data-src="' in content  # they see it drawn
