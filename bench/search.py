@@ -16,6 +16,7 @@ drives the pages through gunicorn).
 """
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,13 +48,14 @@ def log(message: str) -> None:
     print(f"[bench] {message}", flush=True)
 
 
-def setup_django(url: str) -> None:
+def setup_django(url: str, *, reuse: bool) -> None:
     name = url.rsplit("/", 1)[1].split("?")[0]
     if "bench" not in name:
         raise SystemExit(f"Refusing to drop {name!r}: the benchmark database's name must contain 'bench'.")
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    subprocess.run(["psql", admin_url, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=True)
-    subprocess.run(["psql", admin_url, "-qc", f'CREATE DATABASE "{name}"'], check=True)
+    if not reuse:
+        subprocess.run(["psql", admin_url, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=True)
+        subprocess.run(["psql", admin_url, "-qc", f'CREATE DATABASE "{name}"'], check=True)
     os.environ.update(
         {
             # Never DATABASE_URL from the caller: this database is dropped and re-created.
@@ -72,72 +75,172 @@ def setup_django(url: str) -> None:
     call_command("migrate", verbosity=0)
 
 
+# The most frequent words of English prose: the head of the distribution (tsvector drops most as stop words).
+STOP_WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "a",
+    "in",
+    "is",
+    "that",
+    "for",
+    "it",
+    "as",
+    "with",
+    "was",
+    "on",
+    "be",
+    "by",
+    "at",
+    "this",
+    "are",
+    "from",
+    "or",
+    "an",
+    "have",
+    "not",
+    "which",
+    "but",
+    "all",
+    "were",
+    "they",
+    "their",
+    "has",
+    "been",
+    "one",
+    "more",
+    "will",
+    "there",
+    "can",
+    "if",
+    "would",
+    "who",
+    "other",
+    "its",
+    "also",
+    "into",
+    "only",
+    "these",
+    "some",
+    "may",
+    "than",
+    "any",
+    "such",
+    "each",
+    "shall",
+    "under",
+    "after",
+    "before",
+    "between",
+    "within",
+    "upon",
+    "per",
+    "our",
+    "we",
+    "you",
+    "he",
+    "she",
+]
+# The benchmark's words, placed at realistic ranks of the distribution (rank -> share of documents
+# holding the word: ~60 -> most of the small ones, ~2,000 -> a few percent).
+PLACED = {
+    "budget": 60,
+    "payment": 80,
+    "terms": 90,
+    "contract": 100,
+    "forecast": 150,
+    "invoice": 200,
+    "draft": 300,
+    "quarterly": 400,
+    "clause": 500,
+    "lease": 800,
+    "renewal": 1500,
+    "tenancy": 2000,
+}
+# Phrases real documents repeat: the phrase query must find them as phrases, not as scattered words.
+PHRASES = ["payment terms", "budget forecast", "lease renewal", "quarterly invoice", "termination clause"]
+SENTENCES = 40_000
+
+
 def vocabulary(rng: random.Random) -> list[str]:
-    letters = "abcdefghijklmnoprstuvw"
-    made = {"".join(rng.choice(letters) for _ in range(rng.randint(4, 10))) for _ in range(20_000)}
-    real = [
-        "budget",
-        "forecast",
-        "payment",
-        "terms",
-        "invoice",
-        "quarterly",
-        "contract",
-        "draft",
-        "lease",
-        "tenancy",
-        "renewal",
-        "clause",
-    ]
-    return real + sorted(made - set(real))
+    """~50,000 words in rank order: stop words, then made-up words with the benchmark's words placed."""
+    letters = "abcdefghijklmnoprstuvwy"
+    made = sorted({"".join(rng.choice(letters) for _ in range(rng.randint(4, 11))) for _ in range(52_000)})
+    rng.shuffle(made)
+    words = list(STOP_WORDS) + [w for w in made if w not in PLACED and w != "zeppelin"][:50_000]
+    for word, rank in sorted(PLACED.items(), key=lambda item: item[1]):
+        words.insert(rank, word)
+    return words
 
 
-def text(rng: random.Random, words: list[str], size: int) -> str:
-    # Zipf-like: a few words are everywhere, most are rare (as in real prose).
-    out, length = [], 0
-    while length < size:
-        word = words[min(int(rng.paretovariate(1.1)) - 1, len(words) - 1)]
-        out.append(word)
-        length += len(word) + 1
-    return " ".join(out)
+def sentence_pool(rng: random.Random, words: list[str]) -> list[str]:
+    """Sentences of 6-24 words drawn from a Zipf distribution (s = 1), some with a known phrase."""
+    weights = list(itertools.accumulate(1 / rank for rank in range(1, len(words) + 1)))
+    pool = []
+    for _ in range(SENTENCES):
+        sentence = rng.choices(words, cum_weights=weights, k=rng.randint(6, 24))
+        if rng.random() < 0.03:
+            sentence.insert(rng.randrange(len(sentence)), rng.choice(PHRASES))
+        pool.append(" ".join(sentence).capitalize() + ".")
+    return pool
 
 
-def seed(documents: int, rng: random.Random) -> tuple:
+def text_size(rng: random.Random) -> int:
+    """Characters of extracted text: most documents a few KB, a tail up to 1 MB (log-normal, capped)."""
+    if rng.random() < 0.01:
+        return rng.randint(500_000, 1_000_000)  # the long reports and exports
+    return int(min(400_000, max(1_500, rng.lognormvariate(8.9, 1.1))))  # median ~7 KB
+
+
+def text(rng: random.Random, pool: list[str], size: int) -> str:
+    return " ".join(rng.choices(pool, k=max(1, size // 95)))
+
+
+def seed(documents: int, rng: random.Random) -> None:
+    """Users, documents, versions, tags, grants and extracted text; the text is written with COPY."""
     from django.db import connection
     from django.utils import timezone
 
     from accounts.models import User
-    from documents.models import Document, DocumentVersion, Grant, Tag, VersionText
+    from documents.models import Document, DocumentVersion, Grant, Tag
 
     started = time.perf_counter()
     words = vocabulary(rng)
+    pool = sentence_pool(rng, words)
+    titles = [w for w in words[40:5000] if w not in STOP_WORDS]
     people = User.objects.bulk_create(
         User(phone_number=f"+1312556{i:04d}", name=f"Bench Person {i}", password="!") for i in range(OWNERS)
     )
     few, many = people[0], people[1]
+    tag_rows = Tag.objects.bulk_create(Tag(name=n) for n in ["finance", "legal", "hr", "guide", "draft"])
     now = timezone.now()
-    per_batch = 2000
-    ids = []
+    per_batch = 5000
+    total_chars = 0
+    granted = []
     for start in range(0, documents, per_batch):
         batch = []
         for i in range(start, min(start + per_batch, documents)):
             owner = few if rng.random() < 0.01 else people[2 + i % (OWNERS - 2)]
+            updated = now - timedelta(minutes=documents - i)
             batch.append(
                 Document(
                     owner_id=owner.pk,
-                    title=text(rng, words, rng.randint(10, 40)).capitalize(),
-                    description=text(rng, words, rng.randint(0, 120)),
+                    title=" ".join(rng.choices(titles, k=rng.randint(2, 6))).capitalize(),
+                    description=text(rng, pool, rng.choice([0, 0, 100, 300])) if rng.random() < 0.5 else "",
                     category=rng.choice(["Reports", "Contracts", "Invoices", "Minutes", "Plans"]),
                     family="text",
                     mime_type="text/plain",
-                    size=rng.randint(1000, 10**6),
+                    size=0,
                     sha256=f"{rng.getrandbits(256):064x}",
                     security_level=rng.choice(["public", "internal", "internal", "confidential"]),
-                    created_at=now,
-                    updated_at=now,
+                    created_at=updated,
+                    updated_at=updated,
                 )
             )
         Document.objects.bulk_create(batch)
+        sizes = [text_size(rng) for _ in batch]
         versions = DocumentVersion.objects.bulk_create(
             DocumentVersion(
                 document_id=d.pk,
@@ -145,55 +248,60 @@ def seed(documents: int, rng: random.Random) -> tuple:
                 file=f"bench/{d.pk}",
                 original_name="x.txt",
                 mime_type="text/plain",
-                size=d.size,
+                size=size,
                 sha256=d.sha256,
+                created_at=d.updated_at,
             )
-            for d in batch
+            for d, size in zip(batch, sizes, strict=True)
         )
-        VersionText.objects.bulk_create(
-            VersionText(version_id=v.pk, status="done", content=text(rng, words, rng.randint(2_000, 32_000)))
-            for v in versions
+        with connection.cursor() as cursor:
+            copy_sql = "COPY documents_versiontext (version_id, status, content, extractor, error, attempts) FROM STDIN"
+            with cursor.cursor.copy(copy_sql) as copy:
+                for version, size in zip(versions, sizes, strict=True):
+                    content = text(rng, pool, size)
+                    total_chars += len(content)
+                    copy.write_row((version.pk, "done", content, "text", "", 1))
+            cursor.execute(
+                "UPDATE documents_document d SET current_version_id = v.id, size = v.size"
+                " FROM documents_documentversion v WHERE v.document_id = d.id AND d.id BETWEEN %s AND %s",
+                [batch[0].pk, batch[-1].pk],
+            )
+        Document.tags.through.objects.bulk_create(
+            Document.tags.through(document_id=d.pk, tag_id=rng.choice(tag_rows).pk) for d in batch
         )
-        for d, v in zip(batch, versions, strict=True):
-            d.current_version_id = v.pk
-        Document.objects.bulk_update(batch, ["current_version_id"])
-        ids += [d.pk for d in batch]
-        log(f"  {len(ids)} documents")
-    tag_rows = Tag.objects.bulk_create(Tag(name=n) for n in ["finance", "legal", "hr", "guide", "draft"])
-    Document.tags.through.objects.bulk_create(
-        Document.tags.through(document_id=pk, tag_id=rng.choice(tag_rows).pk) for pk in ids
-    )
+        granted += [d.pk for d in batch if d.owner_id != few.pk and rng.random() < 0.3]
+        log(
+            f"  {start + len(batch)} documents, {total_chars / 1e9:.2f} GB of text, {time.perf_counter() - started:.0f} s"
+        )
     Grant.objects.bulk_create(
-        Grant(document_id=pk, user_id=many.pk, permission="view", granted_by_id=people[2].pk)
-        for pk in rng.sample(ids, int(len(ids) * 0.3))
+        Grant(document_id=pk, user_id=many.pk, permission="view", granted_by_id=people[2].pk) for pk in granted
     )
-    log(f"seeded in {time.perf_counter() - started:.0f} s; indexing…")
+    log(f"seeded {documents} documents ({total_chars / 1e9:.2f} GB of text) in {time.perf_counter() - started:.0f} s")
+
+
+def index() -> None:
+    """Every document's search index, in SQL, in batches (documents.search.reindex_documents)."""
+    from django.db import connection
+
+    from documents import search
+    from documents.models import Document
+
     started = time.perf_counter()
-    separators = r"$r$[^\w\s'-]|_$r$"
+    last = Document.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    step = 2000
+    for first in range(0, last + 1, step):
+        search.reindex_documents(first, first + step - 1)
+        if first and first % 20_000 == 0:
+            log(f"  indexed up to {first}, {time.perf_counter() - started:.0f} s")
     with connection.cursor() as cursor:
-        # documents.search.refresh_search_vector's weights, for every document in one statement.
-        cursor.execute(
-            f"""
-            UPDATE documents_document d SET search_vector =
-                setweight(to_tsvector('docuid', regexp_replace(d.title, {separators}, ' ', 'g')), 'A')
-                || setweight(to_tsvector('docuid', concat_ws(' ', (SELECT string_agg(t.name, ' ')
-                    FROM documents_document_tags dt JOIN documents_tag t ON t.id = dt.tag_id
-                    WHERE dt.document_id = d.id), d.category, d.security_level)), 'B')
-                || setweight(to_tsvector('docuid', concat_ws(' ', d.description, u.name)), 'C')
-                || setweight(to_tsvector('docuid', regexp_replace(left(vt.content, 300000), {separators}, ' ', 'g')),
-                   'D')
-            FROM accounts_user u, documents_versiontext vt
-            WHERE u.id = d.owner_id AND vt.version_id = d.current_version_id
-            """
-        )
-        cursor.execute(
-            "INSERT INTO documents_searchterm (document_id, term)"
-            " SELECT DISTINCT d.id, lower(w) FROM documents_document d,"
-            " regexp_split_to_table(d.title || ' ' || d.category, '\\W+') w WHERE length(w) >= 3"
-        )
         cursor.execute("VACUUM ANALYZE")
     log(f"indexed in {time.perf_counter() - started:.0f} s")
-    return few, many
+
+
+def people_of_bench() -> tuple:
+    from accounts.models import User
+
+    return User.objects.get(phone_number="+13125560000"), User.objects.get(phone_number="+13125560001")
 
 
 def measure(user, query: str, *, threads: int, seconds: float) -> dict:
@@ -233,29 +341,57 @@ def measure(user, query: str, *, threads: int, seconds: float) -> dict:
     }
 
 
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=100_000)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--reuse", action="store_true", help="keep a database seeded by an earlier run (migrated)")
+    parser.add_argument("--reindex", action="store_true", help="with --reuse: rebuild every search index entry")
+    parser.add_argument("--skip-index", action="store_true", help="seed without indexing (index later: --reindex)")
+    parser.add_argument("--seed-only", action="store_true", help="seed and index, do not measure")
+    parser.add_argument("--people", default="few,many", help="whom to measure: few, many or both")
+    parser.add_argument("--queries", default="", help="comma-separated query kinds (default: all)")
+    parser.add_argument("--single", action="store_true", help="also measure one client alone (queueing visible)")
     args = parser.parse_args()
-    setup_django(os.environ.get("BENCH_SEARCH_DATABASE_URL", DEFAULT_DB))
+    setup_django(os.environ.get("BENCH_SEARCH_DATABASE_URL", DEFAULT_DB), reuse=args.reuse)
+    from documents.models import Document
     from documents.selectors import documents_visible_to
 
-    few, many = seed(args.documents, random.Random(14))
-    report = {"documents": args.documents, "threads": args.threads, "people": {}}
+    if not args.reuse or not Document.objects.exists():
+        seed(args.documents, random.Random(14))
+        if not args.skip_index:
+            index()
+    elif args.reindex:
+        index()
+    if args.seed_only:
+        return
+    few, many = people_of_bench()
+    documents = Document.objects.count()
+    kinds = [k for k in QUERIES if not args.queries or k in args.queries.split(",")]
+    report = {"documents": documents, "threads": args.threads, "load_average_before": load_average(), "people": {}}
     for label, user in (("few", few), ("many", many)):
+        if label not in args.people.split(","):
+            continue
         visible = documents_visible_to(user).count()
-        log(f"{label}: sees {visible} documents")
+        log(f"{label}: sees {visible} of {documents} documents; load average {load_average()}")
         rows = {}
-        for kind, query in QUERIES.items():
+        for kind in kinds:
+            query = QUERIES[kind]
             rows[kind] = measure(user, query, threads=args.threads, seconds=args.seconds)
+            if args.single:
+                rows[kind]["single"] = measure(user, query, threads=1, seconds=args.seconds)
             log(f"  {kind:<16} {query!r:<22} {rows[kind]}")
         report["people"][label] = {"visible": visible, "queries": rows}
+    report["load_average_after"] = load_average()
     out = ROOT / "var" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "search.json").write_text(json.dumps(report, indent=2))
-    log(f"written to {out / 'search.json'}")
+    log(f"written to {out / 'search.json'}; load average {load_average()}")
 
 
 if __name__ == "__main__":

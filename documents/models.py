@@ -82,6 +82,11 @@ class Document(models.Model):
         default=SecurityLevel.INTERNAL,
         help_text="Restricted documents cannot be shared by link.",
     )
+    allow_original_download = models.BooleanField(
+        default=False,
+        help_text="Confidential and restricted Office documents only: downloads get the original file. "
+        "Off (the default): they get its PDF, stamped with who downloads it.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, help_text="Last change to content or metadata.")
     current_version = models.ForeignKey(
@@ -94,6 +99,9 @@ class Document(models.Model):
     )
     # Maintained by documents.search on PostgreSQL (GIN-indexed in migration 0002); unused on SQLite.
     search_vector = SearchVectorField(null=True, editable=False)
+    # The same fields with only the first passage of the text: small, so ranking a match
+    # never reads the whole file's vector (documents.search; PostgreSQL only).
+    search_rank = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-updated_at", "-id"]
@@ -201,21 +209,19 @@ class VersionText(models.Model):
         return f"Text of {self.version} ({self.status})"
 
 
-class SearchTerm(models.Model):
-    """A word of a document's title, category or tags: the vocabulary of "Did you mean …".
+class SearchWord(models.Model):
+    """A word of some document (fields and the start of its text): the vocabulary of "Did you mean …".
 
-    Kept per document (maintained by documents.search) so a suggestion is only ever drawn
-    from documents the person may see. Trigram-indexed on PostgreSQL (migration 0006).
+    One row per distinct word, trigram-indexed on PostgreSQL (migration 0007), so a
+    misspelling is matched against a few thousand short strings, not every document.
+    Words are never suggested from here alone: documents.search.suggestion keeps only
+    words that a document the person may see still holds.
     """
 
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
-    term = models.CharField(max_length=100)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["document", "term"], name="searchterm_unique_doc_term")]
+    word = models.CharField(max_length=40, unique=True)
 
     def __str__(self) -> str:
-        return self.term
+        return self.word
 
 
 class Grant(models.Model):
@@ -337,3 +343,50 @@ class Share(models.Model):
             raise ValidationError({"expires_at": f"A share link can last at most {SHARE_MAX_DAYS} days."})
         if self.require_login and not self.recipient_phone:
             raise ValidationError({"recipient_phone": "A link that requires sign-in needs the recipient's phone."})
+
+
+class RenditionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Rendition(models.Model):
+    """What a version looks like: its PDF rendition (Office/OpenDocument, by LibreOffice) and first-page thumbnail.
+
+    Made by documents.renditions in the worker after upload; the files sit in the same storage
+    as the version's (random keys, same encryption and backups) and are deleted with it.
+    """
+
+    version = models.OneToOneField(
+        DocumentVersion, on_delete=models.CASCADE, related_name="rendition", help_text="The version rendered."
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=RenditionStatus.choices,
+        default=RenditionStatus.PENDING,
+        help_text="pending: queued; done: made; failed: see the error; skipped: nothing to render for this type.",
+    )
+    pdf = models.FileField(
+        max_length=255, blank=True, help_text="Storage key of the PDF rendition; empty for PDFs (the original is used)."
+    )
+    pdf_size = models.BigIntegerField(null=True, blank=True, help_text="Bytes of the PDF rendition.")
+    page_count = models.PositiveIntegerField(null=True, blank=True, help_text="Pages of the PDF rendition.")
+    thumbnail = models.FileField(max_length=255, blank=True, help_text="Storage key of the first page's thumbnail.")
+    thumbnail_width = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail_height = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True, help_text="Why the rendition failed (shown to the owner).")
+    reason = models.CharField(max_length=20, blank=True, help_text="timeout, cpu, crashed, failed, storage, ...")
+    attempts = models.PositiveIntegerField(default=0, help_text="How many times rendering has run.")
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="How long the last attempt took.")
+    rendered_at = models.DateTimeField(null=True, blank=True, help_text="When the last attempt finished.")
+
+    class Meta:
+        indexes = [
+            # renditions_build --failed and the docuid_renditions_pending gauge.
+            models.Index(fields=["status"], name="rendition_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Rendition of {self.version} ({self.status})"

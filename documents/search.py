@@ -7,7 +7,12 @@ matches as a prefix (search as you type).
 - PostgreSQL: a weighted tsvector column (title A; tags, category and security level B;
   description and owner name C; the current version's extracted text D) in the `docuid`
   configuration (english stemming after unaccent, migration 0006), GIN-indexed
-  (migration 0002), ranked by ts_rank_cd (weights and proximity).
+  (migration 0002): what matches. Ranking (ts_rank_cd: weights and proximity) reads a
+  second, small vector with the same fields and only the text's first passage
+  (`search_rank`, migration 0007), and snippets are cut from that passage: at 100,000
+  documents, reading each match's whole-file vector or text was most of a search's time.
+- "Did you mean": one global vocabulary of distinct words (SearchWord, trigram-indexed);
+  a candidate is offered only if a document the person may see holds it.
 - SQLite: an FTS5 table with the same four columns (porter stemming, diacritics removed),
   ranked by bm25 with the same relative weights.
 
@@ -24,18 +29,23 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import BooleanField, FloatField
-from django.db.models.expressions import RawSQL
+from django.db.models.functions import Length
 from django.utils.html import escape
 
-from documents.models import Document, ExtractionStatus, SearchTerm, VersionText
+from documents.models import Document, ExtractionStatus, SearchWord, VersionText
 
 SEARCH_CONFIG = "docuid"
 FTS_TABLE = "documents_search_fts"
 # tsvector holds at most 1 MB: the first 300,000 characters of a file's text are indexed.
 CONTENT_INDEX_CHARS = 300_000
-# Snippets are cut from the start of the text only, so a page of results costs bounded time.
-SNIPPET_SOURCE_CHARS = 16_000
+# Ranking reads a small vector: the fields and only this much of the text (the "first passage").
+PASSAGE_CHARS = 2_000
+# Snippets are cut from that same first passage: ts_headline re-parses its source for each of
+# a page's 20 results (16,000 characters cost ~115 ms a page at 100k documents, 2,000 ~25 ms).
+SNIPPET_SOURCE_CHARS = PASSAGE_CHARS
+# "Did you mean" knows the words of the fields and of this much of each text.
+VOCABULARY_CHARS = 10_000
+MAX_WORD = 40
 MAX_QUERY_TERMS = 32
 # PostgreSQL ranks the newest 500 matches of a query (documents.selectors._search says why).
 RANK_CANDIDATES = 500
@@ -44,7 +54,6 @@ START, STOP = "\ue000", "\ue001"
 WEIGHTS = {"A": 1.0, "B": 0.4, "C": 0.2, "D": 0.1}  # PostgreSQL's ts_rank defaults, used by bm25 too
 _WORD = re.compile(r"[^\W_]+")
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
-_SEPARATORS = re.compile(r"[^\w\s'-]|_")
 
 
 # --- the index ---------------------------------------------------------------------------
@@ -56,7 +65,7 @@ def _plain(text: str) -> str:
 
 
 def _vocabulary(*texts: str) -> set[str]:
-    return {w for w in _WORD.findall(_plain(" ".join(texts))) if 3 <= len(w) <= 100}
+    return {w for w in _WORD.findall(_plain(" ".join(texts))) if 3 <= len(w) <= MAX_WORD and not w.isdigit()}
 
 
 def _content_of(document: Document) -> str:
@@ -70,40 +79,71 @@ def _content_of(document: Document) -> str:
     return (content or "")[:CONTENT_INDEX_CHARS]
 
 
+# One statement indexes a range of documents, from the rows themselves: the same SQL for
+# one document (refresh_search_vector) and for a whole archive in batches
+# (reindex_documents: the benchmark, a rebuild). PostgreSQL's parser keeps "draft.pdf",
+# paths and addresses whole, so separators become spaces first (as FTS5 and the query
+# parser split them): "-draft" then excludes "Invoice draft.pdf".
+_SEPARATORS_SQL = r"$r$[^\w\s'-]|_$r$"
+_PG_REINDEX = f"""
+WITH source AS (
+    SELECT d.id,
+        regexp_replace(d.title, {_SEPARATORS_SQL}, ' ', 'g') AS title,
+        regexp_replace(concat_ws(' ', (SELECT string_agg(t.name, ' ') FROM documents_document_tags dt
+            JOIN documents_tag t ON t.id = dt.tag_id WHERE dt.document_id = d.id), d.category, d.security_level),
+            {_SEPARATORS_SQL}, ' ', 'g') AS meta,
+        regexp_replace(concat_ws(' ', d.description, u.name), {_SEPARATORS_SQL}, ' ', 'g') AS body,
+        regexp_replace(left(coalesce(vt.content, ''), {CONTENT_INDEX_CHARS}), {_SEPARATORS_SQL}, ' ', 'g') AS content
+    FROM documents_document d
+    JOIN accounts_user u ON u.id = d.owner_id
+    LEFT JOIN documents_versiontext vt ON vt.version_id = d.current_version_id AND vt.status = 'done'
+    WHERE d.id BETWEEN %(first)s AND %(last)s
+), fields AS (
+    SELECT id, content,
+        setweight(to_tsvector('{SEARCH_CONFIG}', title), 'A') || setweight(to_tsvector('{SEARCH_CONFIG}', meta), 'B')
+        || setweight(to_tsvector('{SEARCH_CONFIG}', body), 'C') AS head,
+        title || ' ' || meta || ' ' || body || ' ' || left(content, {VOCABULARY_CHARS}) AS words
+    FROM source
+), vocabulary AS (
+    INSERT INTO documents_searchword (word)
+    SELECT DISTINCT lexeme FROM fields, unnest(to_tsvector('simple', docuid_unaccent(fields.words)))
+    WHERE lexeme ~ '^[[:alpha:]]{{3,{MAX_WORD}}}$'
+    ON CONFLICT (word) DO NOTHING
+)
+UPDATE documents_document d
+SET search_vector = fields.head || setweight(to_tsvector('{SEARCH_CONFIG}', fields.content), 'D'),
+    search_rank = fields.head || setweight(to_tsvector('{SEARCH_CONFIG}', left(fields.content, {PASSAGE_CHARS})), 'D')
+FROM fields WHERE d.id = fields.id
+"""  # noqa: S608 — constants only; the ids are bound
+
+
+def reindex_documents(first_id: int, last_id: int) -> None:
+    """Rebuild the PostgreSQL index entries (both vectors, the vocabulary) of documents first_id..last_id."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PG_REINDEX, {"first": first_id, "last": last_id})
+
+
 def refresh_search_vector(document: Document) -> None:
     """Rebuild `document`'s search index entry from its fields, tags, owner and extracted text."""
+    if connection.vendor == "postgresql":
+        reindex_documents(document.pk, document.pk)
+        return
     tags = " ".join(document.tags.values_list("name", flat=True))
     owner_name = get_user_model().objects.filter(pk=document.owner_id).values_list("name", flat=True).first()
     title = document.title
     meta = f"{tags} {document.category} {document.security_level}"
     body = f"{document.description} {owner_name or ''}"
     content = _content_of(document)
-    if connection.vendor == "postgresql":
-        # PostgreSQL's parser keeps "draft.pdf", paths and addresses whole: split them into
-        # words as FTS5 and the query parser do, so "-draft" excludes "Invoice draft.pdf".
-        title, meta, body, content = (_SEPARATORS.sub(" ", text) for text in (title, meta, body, content))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE documents_document SET search_vector ="  # noqa: S608 — a constant name; values are bound
-                f" setweight(to_tsvector('{SEARCH_CONFIG}', %s), 'A')"
-                f" || setweight(to_tsvector('{SEARCH_CONFIG}', %s), 'B')"
-                f" || setweight(to_tsvector('{SEARCH_CONFIG}', %s), 'C')"
-                f" || setweight(to_tsvector('{SEARCH_CONFIG}', %s), 'D') WHERE id = %s",
-                [title, meta, body, content, document.pk],
-            )
-    elif connection.vendor == "sqlite":
+    if connection.vendor == "sqlite":
         strip = str.maketrans("", "", START + STOP)
         with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [document.pk])  # noqa: S608 — as above
+            cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [document.pk])  # noqa: S608 — a constant name
             cursor.execute(
                 f"INSERT INTO {FTS_TABLE} (rowid, title, meta, body, content) VALUES (%s, %s, %s, %s, %s)",  # noqa: S608
                 [document.pk, title, meta.translate(strip), body.translate(strip), content.translate(strip)],
             )
-    terms = _vocabulary(title, document.category, tags)
-    SearchTerm.objects.filter(document_id=document.pk).exclude(term__in=terms).delete()
-    SearchTerm.objects.bulk_create(
-        [SearchTerm(document_id=document.pk, term=t) for t in sorted(terms)], ignore_conflicts=True
-    )
+    words = _vocabulary(title, meta, body, content[:VOCABULARY_CHARS])
+    SearchWord.objects.bulk_create([SearchWord(word=w) for w in sorted(words)], ignore_conflicts=True)
 
 
 # --- the query ---------------------------------------------------------------------------
@@ -268,35 +308,51 @@ SIMILARITY = 0.3  # pg_trgm's default threshold for %
 def suggestion(query: str, parsed: ParsedQuery, visible_ids) -> str | None:
     """The query with misspelt words replaced by the closest words of documents one may see.
 
-    `visible_ids` is a queryset of the ids the person may see: only their documents'
-    words are ever suggested, so a suggestion cannot reveal a document they may not see.
+    Candidates come from the global vocabulary (SearchWord: a trigram index over distinct
+    words, cheap however many documents a person sees); each is kept only if a document
+    in `visible_ids` (a queryset of the ids the person may see) holds it, so a suggestion
+    can never reveal a word of a document they may not see. A word that is itself in a
+    visible document is left alone.
     """
-    words = list(dict.fromkeys(_plain(w) for w in parsed.words if len(w) >= 3))[:5]
+    words = list(dict.fromkeys(_plain(w) for w in parsed.words if 3 <= len(w) <= MAX_WORD))[:5]
     if not words:
         return None
-    terms = SearchTerm.objects.filter(document_id__in=visible_ids)
+    visible_sql, visible_params = visible_ids.query.sql_with_params()
     replacements = {}
-    if connection.vendor == "postgresql":
-        for word in words:
-            # term %% word uses the trigram index; an exact word has similarity 1 and comes first.
-            best = (
-                terms.alias(close=RawSQL("documents_searchterm.term %% %s", [word], output_field=BooleanField()))
-                .filter(close=True)
-                .annotate(sim=RawSQL("similarity(documents_searchterm.term, %s)", [word], output_field=FloatField()))
-                .order_by("-sim", "term")
-                .values_list("term", flat=True)
-                .first()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Per word: the ten most similar vocabulary words (the trigram index answers
+            # `word % typed`), the first of them that a visible document holds.
+            cursor.execute(
+                "SELECT typed.word, best.word FROM unnest(%s::text[]) AS typed(word) CROSS JOIN LATERAL ("  # noqa: S608 — Django-compiled SQL, values bound
+                "  SELECT candidate.word FROM ("
+                "    SELECT w.word, similarity(w.word, typed.word) AS sim FROM documents_searchword w"
+                "    WHERE w.word %% typed.word ORDER BY sim DESC, w.word LIMIT 10"
+                "  ) candidate WHERE EXISTS ("
+                "    SELECT 1 FROM documents_document d WHERE d.id IN (" + visible_sql + ")"
+                f"    AND d.search_vector @@ plainto_tsquery('{SEARCH_CONFIG}', candidate.word))"
+                "  ORDER BY candidate.sim DESC, candidate.word LIMIT 1"
+                ") best",
+                [words, *visible_params],
             )
-            if best and best != word:
-                replacements[word] = best
-    else:
-        vocabulary = set(terms.values_list("term", flat=True).distinct())
-        for word in words:
-            if word in vocabulary:
-                continue
-            close = difflib.get_close_matches(word, vocabulary, n=1, cutoff=0.75)
-            if close:
-                replacements[word] = close[0]
+            replacements = {typed: best for typed, best in cursor.fetchall() if best != typed}
+        else:
+            for word in words:
+                # difflib over the words of about the same length, then the same visibility check (FTS5).
+                nearby = (
+                    SearchWord.objects.alias(length=Length("word"))
+                    .filter(length__gte=len(word) - 2, length__lte=len(word) + 2)
+                    .values_list("word", flat=True)
+                )
+                for candidate in difflib.get_close_matches(word, list(nearby), n=5, cutoff=0.75):
+                    cursor.execute(
+                        f"SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND rowid IN ({visible_sql}) LIMIT 1",  # noqa: S608
+                        [f'"{candidate}"', *visible_params],
+                    )
+                    if cursor.fetchone():
+                        if candidate != word:
+                            replacements[word] = candidate
+                        break
     if not replacements:
         return None
     suggested = query

@@ -266,7 +266,11 @@ def _search(queryset: QuerySet[Document], parsed: search.ParsedQuery) -> QuerySe
     if connection.vendor == "postgresql":
         tsquery, params = search.pg_tsquery(parsed)
         matches = RawSQL(f"documents_document.search_vector @@ {tsquery}", params, output_field=BooleanField())  # noqa: S611 — values bound
-        rank = RawSQL(f"ts_rank_cd(documents_document.search_vector, {tsquery})", params, output_field=FloatField())  # noqa: S611 — values bound
+        # Ranked by the small vector (fields and the text's first passage), never the whole
+        # file's: the cost of ranking a match no longer grows with its file.
+        rank = RawSQL(  # noqa: S611 — values bound
+            f"coalesce(ts_rank_cd(documents_document.search_rank, {tsquery}), 0)", params, output_field=FloatField()
+        )
         matched = queryset.alias(matches=matches).filter(matches=True)
         # Ranking reads each matching document's whole vector (its file's words too); the
         # match itself is answered by the GIN index alone. So only the newest
