@@ -122,6 +122,8 @@ def test_the_issue_alerts_exist_with_their_severities():
     expected |= {a: {"critical"} for a in WORKER_ALERTS}
     # Text extraction falling behind (issue 14): search misses new content, nothing is down.
     expected["DocuIDExtractionFallingBehind"] = {"warning"}
+    # Renditions failing or falling behind (issue 15): Office files open as a text preview, nothing is down.
+    expected["DocuIDRenditionsFailing"] = {"warning"}
     # Alertmanager failing to deliver: a warning (the page itself may be what fails).
     expected["DocuIDAlertNotificationsFailing"] = {"warning"}
     assert severities == expected
