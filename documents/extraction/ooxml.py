@@ -6,18 +6,93 @@ import zipfile
 import defusedxml
 
 from documents.extraction import Extracted, ExtractionError, Limits, TextSink
-from documents.extraction.archive import BoundedZip, local
+from documents.extraction.archive import BoundedZip, iterparse_xml, local, parse_xml
 
 R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
+# Parts up to this size are parsed whole by the C parser and walked as a tree (about twice as fast as
+# handing every element to Python as an event); larger ones are streamed, so memory stays bounded.
+TREE_MAX_BYTES = 8 * 1024 * 1024
+
+
 def _paragraph_text(zf: BoundedZip, name: str, sink: TextSink, *, paragraph: str, text: str) -> None:
     """Text of one WordprocessingML / DrawingML part: paragraphs as lines, table rows as tab-separated cells."""
+    data = zf.read(name)
+    if len(data) <= TREE_MAX_BYTES:
+        tree = _TreeText(paragraph, text, sink)
+        tree.walk(parse_xml(data))
+        tree.flush()
+    else:
+        _stream_text(iterparse_xml(data), sink, paragraph=paragraph, text=text)
+
+
+class _TreeText:
+    def __init__(self, paragraph: str, text: str, sink: TextSink):
+        self.paragraph, self.text, self.sink = paragraph, text, sink
+        self.names: dict[str, tuple] = {}  # a paragraph's tag -> the full names of its text, tab and breaks
+        self.lines: list[str] = []  # handed to the sink in batches: one call per line costs as much as the line
+        self.size = 0
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        self.size += len(line)
+        if self.size > 65536:
+            self.flush()
+
+    def flush(self) -> None:
+        lines, self.lines, self.size = self.lines, [], 0
+        self.sink.add("".join(lines))
+
+    def walk(self, elem) -> None:
+        for child in elem:
+            tag = local(child.tag)
+            if tag == self.paragraph:
+                if line := self.line(child, in_cell=False):
+                    self.add(line + "\n")
+            elif tag == "tr":
+                cells = [self.cell(tc) for tc in child if local(tc.tag) == "tc"]
+                while cells and not cells[-1]:
+                    cells.pop()
+                if cells:
+                    self.add("\t".join(cells) + "\n")
+            else:
+                self.walk(child)
+
+    def cell(self, tc) -> str:
+        lines = (self.line(elem, in_cell=True) for elem in tc.iter() if local(elem.tag) == self.paragraph)
+        return " ".join(line for line in lines if line)
+
+    def line(self, paragraph, *, in_cell: bool) -> str:
+        # Full names (the paragraph's namespace) compared directly: this loop sees every element of the part.
+        names = self.names.get(paragraph.tag)
+        if names is None:
+            namespace = paragraph.tag[: -len(self.paragraph)]
+            names = self.names[paragraph.tag] = (
+                namespace + self.text,
+                namespace + "tab",
+                (namespace + "br", namespace + "cr"),
+            )
+        text, tab, breaks = names
+        parts = []
+        for elem in paragraph.iter():
+            tag = elem.tag
+            if tag == text:
+                if elem.text:
+                    parts.append(elem.text)
+            elif tag == tab:
+                parts.append(" " if in_cell else "\t")
+            elif tag in breaks:
+                parts.append(" " if in_cell else "\n")
+        return "".join(parts).strip()
+
+
+def _stream_text(events, sink: TextSink, *, paragraph: str, text: str) -> None:
     line: list[str] = []
     cell: list[str] = []  # paragraphs of the current table cell
     row: list[str] = []  # cells of the current table row
     in_cell = 0
-    for event, elem in zf.iterparse(name):
+    for event, elem in events:
         tag = local(elem.tag)
         if event == "start":
             if tag == "tc":

@@ -50,3 +50,55 @@ def test_ordinary_xml_is_parsed_with_its_predefined_entities_and_utf16():
     assert parse_xml('<?xml version="1.0" encoding="UTF-16"?><a>é</a>'.encode("utf-16")).text == "é"
     events = [(event, elem.tag) for event, elem in iterparse_xml(b"<a><b>x</b></a>")]
     assert events == [("start", "a"), ("start", "b"), ("end", "b"), ("end", "a")]
+
+
+# --- small parts are walked as a tree, large ones streamed: both give the same text ----------
+
+
+def _cases():
+    from tests.documents import test_extraction as files
+
+    nested = files.docx_bytes(
+        f"<w:document {files.W}><w:body><w:p><w:r><w:t>Before</w:t><w:tab/><w:t>tab</w:t><w:br/><w:t>break</w:t>"
+        "</w:r></w:p><w:tbl><w:tr><w:tc><w:p><w:r><w:t>one</w:t></w:r></w:p><w:p><w:r><w:t>cell</w:t><w:tab/>"
+        "<w:t>two lines</w:t></w:r></w:p></w:tc><w:tc><w:p/></w:tc></w:tr></w:tbl><w:p><w:r><w:t>After</w:t></w:r>"
+        "</w:p></w:body></w:document>"
+    )
+    ods = files.ODS_BODY.replace(
+        "</table:table>", "<table:table-row><table:table-cell/></table:table-row></table:table>"
+    )
+    return [
+        ("docx", files.docx_bytes(), files.DOCX),
+        ("docx-tabs-breaks-cells", nested, files.DOCX),
+        ("pptx", files.pptx_bytes(), files.PPTX),
+        ("odt", files.odf_bytes("text", files.ODT_BODY), "application/vnd.oasis.opendocument.text"),
+        ("ods", files.odf_bytes("spreadsheet", ods), "application/vnd.oasis.opendocument.spreadsheet"),
+        ("odp", files.odf_bytes("presentation", files.ODP_BODY), "application/vnd.oasis.opendocument.presentation"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(6), ids=["docx", "docx-tabs-breaks-cells", "pptx", "odt", "ods", "odp"])
+def test_the_tree_walk_and_the_stream_give_the_same_text(tmp_path, monkeypatch, case):
+    from documents.extraction import Limits, odf, ooxml
+    from documents.extraction.registry import extract
+
+    _, data, mime_type = _cases()[case]
+    path = tmp_path / "input"
+    path.write_bytes(data)
+    tree = extract(str(path), mime_type, Limits()).text
+    monkeypatch.setattr(ooxml, "TREE_MAX_BYTES", 0)
+    monkeypatch.setattr(odf, "TREE_MAX_BYTES", 0)
+    streamed = extract(str(path), mime_type, Limits()).text
+    assert tree == streamed and tree
+
+
+def test_the_tree_walk_stops_at_the_character_budget(tmp_path):
+    from documents.extraction import Limits
+    from documents.extraction.registry import extract
+    from tests.documents import test_extraction as files
+
+    body = "".join(f"<w:p><w:r><w:t>paragraph {n}</w:t></w:r></w:p>" for n in range(20000))
+    path = tmp_path / "input"
+    path.write_bytes(files.docx_bytes(f"<w:document {files.W}><w:body>{body}</w:body></w:document>"))
+    text = extract(str(path), files.DOCX, Limits(max_chars=1000)).text
+    assert len(text) <= 1000 and text.startswith("paragraph 0\nparagraph 1\n")
