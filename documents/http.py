@@ -115,8 +115,9 @@ def _stamped_response(request: HttpRequest, version: DocumentVersion, headers: d
         stamp = watermark.remembered(request) or watermark.remember(
             request, watermark.stamp_for_user(request.user, request)
         )
-        fileobj, size = watermark.stamped_copy(version.file, stamp.text)
-        response = FileResponse(fileobj, content_type=version.mime_type)
+        # The version's template (built once, documents.watermark) with this request's stamp written in.
+        chunks, size = watermark.stamped_stream(version.file, stamp.text)
+        response = StreamingHttpResponse(chunks, content_type=version.mime_type)
         response["Content-Length"] = str(size)
         response["X-DocuID-Stamp"] = stamp.ref
     for name, value in headers.items():

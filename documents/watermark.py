@@ -23,6 +23,8 @@ whatever its origin).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import math
 import os
@@ -30,16 +32,22 @@ import secrets
 import shutil
 import tempfile
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
 import pikepdf
 from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 from accounts.phone import mask_phone
 from docuid.request_context import current_request_id
 from documents.errors import NotSendable
+from documents.models import DocumentVersion
 
 logger = logging.getLogger("docuid.documents.watermark")
 
@@ -317,14 +325,13 @@ def _add_resources(resources: pikepdf.Dictionary, entries) -> None:
         group[name] = value
 
 
-def _stamp_pages(pdf: pikepdf.Pdf, text: str) -> int:
-    """Append the stamp to every page; the number of pages.
+def _stamp_pages(pdf: pikepdf.Pdf, draw) -> int:
+    """Append an overlay to every page; the number of pages. `draw(slot, geometry)` gives an overlay's bytes.
 
     Built for speed on long documents: one overlay stream per distinct page geometry (box
-    and rotation) shared by every page that has it, one shared "q" stream, and shared
-    resource dictionaries updated once.
+    and rotation, numbered as slots in order of first use) shared by every page that has
+    it, one shared "q" stream, and shared resource dictionaries updated once.
     """
-    encoded = _winansi(text)
     font = pdf.make_indirect(
         pikepdf.Dictionary(
             Type=pikepdf.Name.Font,
@@ -351,8 +358,7 @@ def _stamp_pages(pdf: pikepdf.Pdf, text: str) -> int:
         geometry = (_visible_box(obj), _rotation(obj))
         overlay = overlays.get(geometry)
         if overlay is None:
-            drawing = _overlay(encoded, *geometry, FONT_NAME, BOTTOM_GS_NAME, DIAGONAL_GS_NAME)
-            overlay = overlays[geometry] = pdf.make_indirect(pikepdf.Stream(pdf, b"\nQ\n" + drawing))
+            overlay = overlays[geometry] = pdf.make_indirect(pikepdf.Stream(pdf, draw(len(overlays), geometry)))
         resources = _inherited(obj, "/Resources")
         if not isinstance(resources, pikepdf.Dictionary):
             obj.Resources = pikepdf.Dictionary()
@@ -370,6 +376,11 @@ def _stamp_pages(pdf: pikepdf.Pdf, text: str) -> int:
     return count
 
 
+def _drawing(encoded: bytes, geometry) -> bytes:
+    """An overlay stream's bytes: close the page's q, then draw the stamp."""
+    return b"\nQ\n" + _overlay(encoded, *geometry, FONT_NAME, BOTTOM_GS_NAME, DIAGONAL_GS_NAME)
+
+
 # --- Files -------------------------------------------------------------------------
 
 
@@ -378,20 +389,26 @@ def temp_dir() -> str | None:
     return settings.DOCUID_WATERMARK_TMP_DIR or settings.FILE_UPLOAD_TEMP_DIR or None
 
 
+def _save(pdf: pikepdf.Pdf, target: str) -> None:
+    pdf.save(
+        target,
+        # Copy every existing stream as it is: no decoding, no recompression (speed, flat memory).
+        # Our own overlay streams stay uncompressed too, which the templates below rely on.
+        stream_decode_level=pikepdf.StreamDecodeLevel.none,
+        compress_streams=False,
+        object_stream_mode=pikepdf.ObjectStreamMode.preserve,
+        fix_metadata_version=False,
+    )
+
+
 def stamp_path(source: str, target: str, text: str) -> int:
     """Stamp the PDF at `source` into `target`; the number of pages stamped. Raises WatermarkError."""
     try:
         # AccessMode.stream: read with plain reads, not mmap, so the source's pages never count as our memory.
         with pikepdf.open(source, access_mode=pikepdf.AccessMode.stream) as pdf:
-            pages = _stamp_pages(pdf, text)
-            pdf.save(
-                target,
-                # Copy every existing stream as it is: no decoding, no recompression (speed, flat memory).
-                stream_decode_level=pikepdf.StreamDecodeLevel.none,
-                compress_streams=False,
-                object_stream_mode=pikepdf.ObjectStreamMode.preserve,
-                fix_metadata_version=False,
-            )
+            encoded = _winansi(text)
+            pages = _stamp_pages(pdf, lambda _slot, geometry: _drawing(encoded, geometry))
+            _save(pdf, target)
     except pikepdf.PasswordError as exc:
         raise WatermarkError("The PDF is protected by a password.") from exc
     except (pikepdf.PdfError, pikepdf.DataDecodingError, ValueError, RecursionError) as exc:
@@ -426,3 +443,194 @@ def stamped_copy(fieldfile, text: str) -> tuple[BinaryIO, int]:
         for path in cleanup:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)  # the open stamped copy lives on until the response closes it
+
+
+# --- Templates: one rewrite per version, then every copy is a patched stream ----------------
+#
+# Rewriting the whole PDF for every request costs about as much as qpdf takes to copy the
+# file (tens of ms for a 5 MB, 100-page PDF on this hardware), several times what sending
+# it costs. So the rewrite happens once per stored file: the template is the stamped PDF
+# with each overlay stream (one per page geometry) replaced by a fixed-size placeholder
+# that carries a random marker. A request then streams the template and overwrites each
+# placeholder, at its recorded offset, with that request's stamp padded to the same
+# size: no offset in the file moves, so its cross-reference table stays true. The
+# template lives in the same storage as the version (same encryption and backups), under
+# stamp-templates/, with a JSON sidecar of the slots; it goes when the version goes.
+
+SLOT_BYTES = 2048
+MAX_STAMP_BYTES = 200  # WinAnsi bytes of stamp text: 4 hex digits per byte, twice, fits a slot
+TEMPLATE_DIR = "stamp-templates"
+TEMPLATE_FORMAT = 1
+
+
+def _placeholder(marker: bytes, slot: int) -> bytes:
+    head = b"\nQ\n%" + marker + b"%06d\n" % slot
+    return head + b" " * (SLOT_BYTES - len(head))
+
+
+def _slot_bytes(encoded: bytes, geometry) -> bytes:
+    drawing = _drawing(encoded[:MAX_STAMP_BYTES], geometry)
+    if len(drawing) > SLOT_BYTES:  # cannot happen with MAX_STAMP_BYTES; never write past a slot
+        raise WatermarkError("The stamp does not fit.")
+    return drawing + b" " * (SLOT_BYTES - len(drawing))
+
+
+def _find_slots(path: str, marker: bytes, count: int) -> list[int]:
+    """The offset of each slot's placeholder in the written template (each found exactly once)."""
+    needle = b"\nQ\n%" + marker
+    found: dict[int, list[int]] = {}
+    overlap = len(needle) + 8
+    with open(path, "rb") as handle:
+        position, tail = 0, b""
+        while chunk := handle.read(COPY_CHUNK):
+            window = tail + chunk
+            base = position - len(tail)
+            start = 0
+            while (at := window.find(needle, start)) != -1:
+                digits = window[at + len(needle) : at + len(needle) + 6]
+                if len(digits) < 6:
+                    break  # completed in the next window
+                found.setdefault(int(digits), []).append(base + at)
+                start = at + 1
+            position += len(chunk)
+            tail = window[-overlap:]
+    offsets = []
+    for slot in range(count):
+        places = sorted(set(found.get(slot, [])))
+        if len(places) != 1:
+            raise WatermarkError("The PDF could not be prepared for stamping.")
+        offsets.append(places[0])
+    return offsets
+
+
+def build_template(source: str, target: str) -> list[dict]:
+    """Write the template of the PDF at `source` to `target`; its slots. Raises WatermarkError."""
+    marker = secrets.token_hex(12).encode()  # unguessable: an uploaded file cannot fake a slot
+    geometries: list = []
+
+    def draw(slot: int, geometry) -> bytes:
+        geometries.append(geometry)
+        return _placeholder(marker, slot)
+
+    try:
+        with pikepdf.open(source, access_mode=pikepdf.AccessMode.stream) as pdf:
+            _stamp_pages(pdf, draw)
+            _save(pdf, target)
+    except pikepdf.PasswordError as exc:
+        raise WatermarkError("The PDF is protected by a password.") from exc
+    except (pikepdf.PdfError, pikepdf.DataDecodingError, ValueError, RecursionError) as exc:
+        raise WatermarkError("The PDF could not be read.") from exc
+    offsets = _find_slots(target, marker, len(geometries))
+    return [
+        {"offset": offset, "box": list(box), "rotation": rotation}
+        for offset, (box, rotation) in zip(offsets, geometries, strict=True)
+    ]
+
+
+def _template_base(name: str) -> str:
+    return f"{TEMPLATE_DIR}/{hashlib.sha256(name.encode()).hexdigest()[:40]}"
+
+
+def _local_source(fieldfile, directory, cleanup: list[str]) -> str:
+    try:
+        return fieldfile.storage.path(fieldfile.name)
+    except NotImplementedError:
+        handle, source = tempfile.mkstemp(prefix="docuid-src-", suffix=".pdf", dir=directory)
+        cleanup.append(source)
+        with os.fdopen(handle, "wb") as out, fieldfile.storage.open(fieldfile.name, "rb") as remote:
+            shutil.copyfileobj(remote, out, COPY_CHUNK)
+        return source
+
+
+def _read_meta(storage, meta_name: str) -> dict | None:
+    try:
+        with storage.open(meta_name, "rb") as handle:
+            meta = json.loads(handle.read(1024 * 1024))
+    except (FileNotFoundError, OSError, ValueError):
+        return None
+    if meta.get("format") != TEMPLATE_FORMAT or not storage.exists(meta.get("template", "")):
+        return None
+    return meta
+
+
+def template_for(fieldfile) -> dict:
+    """The stored file's template and slots, built (once) if missing. Raises WatermarkError."""
+    storage = fieldfile.storage
+    base = _template_base(fieldfile.name)
+    meta_name = base + ".json"
+    meta = _read_meta(storage, meta_name)
+    if meta is not None:
+        return meta
+    directory = temp_dir()
+    cleanup: list[str] = []
+    try:
+        source = _local_source(fieldfile, directory, cleanup)
+        handle, target = tempfile.mkstemp(prefix="docuid-template-", suffix=".pdf", dir=directory)
+        os.close(handle)
+        cleanup.append(target)
+        slots = build_template(source, target)
+        with open(target, "rb") as built:
+            template_name = storage.save(base + ".pdf", File(built))
+        meta = {
+            "format": TEMPLATE_FORMAT,
+            "template": template_name,
+            "size": os.path.getsize(target),
+            "slots": slots,
+        }
+    finally:
+        for path in cleanup:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+    if storage.exists(meta_name):
+        # Another request built it meanwhile: keep theirs, drop ours.
+        theirs = _read_meta(storage, meta_name)
+        if theirs is not None:
+            storage.delete(template_name)
+            return theirs
+        storage.delete(meta_name)
+    storage.save(meta_name, ContentFile(json.dumps(meta).encode()))
+    return meta
+
+
+def template_delete(storage, name: str) -> None:
+    """Delete the template of the stored file `name` (when its version goes)."""
+    meta_name = _template_base(name) + ".json"
+    meta = _read_meta(storage, meta_name)
+    if meta is not None:
+        storage.delete(meta["template"])
+    if storage.exists(meta_name):
+        storage.delete(meta_name)
+
+
+def _patched(fileobj, patches: list[tuple[int, bytes]]) -> Iterator[bytes]:
+    """The file's bytes in chunks, with each (offset, bytes) patch written over them."""
+    try:
+        position = 0
+        while chunk := fileobj.read(COPY_CHUNK):
+            end = position + len(chunk)
+            touching = [(at, data) for at, data in patches if at < end and at + len(data) > position]
+            if touching:
+                chunk = bytearray(chunk)
+                for at, data in touching:
+                    lo, hi = max(at, position), min(at + len(data), end)
+                    chunk[lo - position : hi - position] = data[lo - at : hi - at]
+                chunk = bytes(chunk)
+            position = end
+            yield chunk
+    finally:
+        fileobj.close()
+
+
+def stamped_stream(fieldfile, text: str) -> tuple[Iterator[bytes], int]:
+    """A stamped copy of the stored PDF as a stream of chunks, and its size (from its template)."""
+    meta = template_for(fieldfile)
+    encoded = _winansi(text)
+    patches = [(slot["offset"], _slot_bytes(encoded, (tuple(slot["box"]), slot["rotation"]))) for slot in meta["slots"]]
+    fileobj = fieldfile.storage.open(meta["template"], "rb")
+    return _patched(fileobj, patches), meta["size"]
+
+
+@receiver(post_delete, sender=DocumentVersion)
+def _template_goes_with_the_version(sender, instance: DocumentVersion, **kwargs) -> None:
+    if instance.file.name:
+        transaction.on_commit(lambda: template_delete(instance.file.storage, instance.file.name), robust=True)

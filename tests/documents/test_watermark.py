@@ -152,6 +152,56 @@ def test_stamped_copies_leave_no_temporary_files(secret, reader, client, tmp_pat
     assert body(response).startswith(b"%PDF")
 
 
+def test_a_template_is_built_once_and_each_copy_gets_its_own_stamp(secret, reader, client, media):
+    login(client, reader)
+    copies = [body(client.get(reverse("documents:open", args=[secret.pk]))) for _ in range(3)]
+    refs = {stamp_on_every_page(copy, "Rita Reader")[1] for copy in copies}
+    assert len(refs) == 3 and len({len(copy) for copy in copies}) == 1
+    templates = sorted(p.suffix for p in (media / "stamp-templates").iterdir())
+    assert templates == [".json", ".pdf"]  # one template and its slots, reused
+
+
+def test_a_template_stamps_rotated_and_odd_pages_like_a_rewrite(owner, tmp_path):
+    source = tmp_path / "odd.pdf"
+    with pikepdf.open(io.BytesIO(confidential_pdf(pages=4))) as pdf:
+        pdf.pages[1].obj.Rotate = 90
+        pdf.pages[2].obj.Rotate = 270
+        pdf.pages[3].obj.MediaBox = [300, 900, -200, 100]
+        pdf.save(source)
+    document = make_document(owner, name="Odd.pdf", data=source.read_bytes(), security_level="confidential")
+    chunks, size = watermark.stamped_stream(document.current_version.file, "Odd Reader · request r1 · ref 0123456789ab")
+    data = b"".join(chunks)
+    assert len(data) == size
+    for text in page_texts(data):
+        assert "Odd Reader · request r1 · ref 0123456789ab" in text
+
+
+def test_patches_land_exactly_across_chunk_boundaries(monkeypatch):
+    monkeypatch.setattr(watermark, "COPY_CHUNK", 7)
+    original = bytes(range(60))
+    patches = [(5, b"ABCDEFGHIJ"), (40, b"xyz"), (57, b"END")]
+    out = b"".join(watermark._patched(io.BytesIO(original), patches))
+    expected = bytearray(original)
+    for at, data in patches:
+        expected[at : at + len(data)] = data
+    assert out == bytes(expected)
+
+
+def test_a_long_stamp_is_cut_to_its_slot(secret):
+    chunks, size = watermark.stamped_stream(secret.current_version.file, "Very long name " * 40)
+    data = b"".join(chunks)
+    assert len(data) == size and "Very long name" in page_texts(data)[0]
+
+
+def test_the_template_goes_with_the_document(secret, reader, owner, client, media, django_capture_on_commit_callbacks):
+    login(client, reader)
+    body(client.get(reverse("documents:open", args=[secret.pk])))
+    assert list((media / "stamp-templates").iterdir())
+    with django_capture_on_commit_callbacks(execute=True):
+        services.document_delete(acting_user=owner, document=secret)
+    assert list((media / "stamp-templates").iterdir()) == []
+
+
 # --- Signed-in pages --------------------------------------------------------------------
 
 
@@ -272,6 +322,7 @@ def test_an_unstampable_confidential_pdf_is_refused_with_a_page_not_a_500(owner,
         raise watermark.WatermarkError("The PDF is protected by a password.")
 
     monkeypatch.setattr(watermark, "stamp_path", refuse)
+    monkeypatch.setattr(watermark, "build_template", refuse)
     login(client, owner)
     for name in ("documents:open", "documents:download"):
         response = client.get(reverse(name, args=[document.pk]))
@@ -358,6 +409,7 @@ def test_an_unstampable_pdf_is_an_api_error_not_a_500(secret, reader, monkeypatc
         raise watermark.WatermarkError("The PDF could not be read.")
 
     monkeypatch.setattr(watermark, "stamp_path", refuse)
+    monkeypatch.setattr(watermark, "build_template", refuse)
     response = api_get(reader, f"/api/v1/documents/{secret.pk}/download")
     assert response.status_code == 422 and response.json()["error"] == "DOCUMENT_NOT_STAMPABLE"
     response = api_get(reader, f"/api/documents/{secret.pk}/content", {"format": "office"})
