@@ -1,6 +1,7 @@
 """Plain text, Markdown and CSV, in whatever encoding they were saved (charset-normalizer decides)."""
 
 import codecs
+import os
 
 from documents.extraction import Extracted, Limits
 
@@ -31,6 +32,9 @@ def decode(data: bytes) -> str:
 def extract_text(path: str, limits: Limits) -> Extracted:
     # A character is at most 4 bytes in any encoding we decode: read no more than that.
     with open(path, "rb") as handle:
-        data = handle.read(limits.max_chars * 4)
-    text = decode(data).replace("\x00", "")
+        # No bigger buffer than the file: read(n) allocates n bytes up front.
+        data = handle.read(min(limits.max_chars * 4, os.fstat(handle.fileno()).st_size + 1))
+    text = decode(data)
+    if "\x00" in text:  # a scan is cheaper than a copy
+        text = text.replace("\x00", "")
     return Extracted(text[: limits.max_chars].strip(), "text")
