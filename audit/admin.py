@@ -32,6 +32,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         "pretty_data",
         "prev_hash",
         "hash",
+        "seal_position",
     )
     readonly_fields = fields
     actions = None

@@ -85,3 +85,64 @@ def canonical_parts(event) -> tuple[str, str, str]:
     before_time, _, tail = text.rpartition('"time":""')
     head, _, mid = before_time.rpartition('"prev_hash":""')
     return head + '"prev_hash":"', '"' + mid + '"time":"', '"' + tail
+
+
+# --- Sealed batches (migration audit/0005) ----------------------------------------------
+#
+# Since 0005 an event is inserted without a link to its predecessor: `hash` is a hash of
+# its own content only, so appending takes no lock. The sealer later gives every committed
+# event a position and hashes runs of positions into batches: a Merkle root over the
+# batch's events and a hash chain over the batches (certificate-transparency style).
+
+# Fields of the content hash: HASHED_FIELDS without prev_hash. A prefix keeps a
+# content hash from ever equalling a legacy chain hash of the same bytes.
+CONTENT_FIELDS = tuple(name for name in HASHED_FIELDS if name != "prev_hash")
+_CONTENT_PREFIX = b"docuid.audit.event.v2\n"
+_LEAF_PREFIX = b"\x00"  # RFC 6962 domain separation: a leaf can never pass for an interior node
+_NODE_PREFIX = b"\x01"
+
+
+def content_bytes(event) -> bytes:
+    """Sorted-key, whitespace-free JSON of the content fields of `event` (no id, no position)."""
+    fields = {name: getattr(event, name) for name in CONTENT_FIELDS}
+    fields["time"] = format_time(fields["time"])
+    fields["data"] = _canonical_json_value(fields["data"])
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def content_hash(event) -> str:
+    """The hash stored with a new event at insert: its content only, no predecessor."""
+    return hashlib.sha256(_CONTENT_PREFIX + content_bytes(event)).hexdigest()
+
+
+def leaf_hash(position: int, event_id: int, event_content_hash: str) -> bytes:
+    """A Merkle leaf binds the event's content to its id and its sealed position."""
+    return hashlib.sha256(_LEAF_PREFIX + f"{position}:{event_id}:{event_content_hash}".encode()).digest()
+
+
+def merkle_root(leaves: list[bytes]) -> str:
+    """RFC 6962 Merkle tree hash of `leaves` (already leaf-hashed), as hex.
+
+    Bottom-up: pair neighbours, carry an odd last node up unchanged; this builds
+    the same tree as RFC 6962's split at the largest power of two below n.
+    """
+    if not leaves:
+        return hashlib.sha256(b"").hexdigest()
+    level = list(leaves)
+    while len(level) > 1:
+        paired = [hashlib.sha256(_NODE_PREFIX + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0].hex()
+
+
+BATCH_FIELDS = ("seq", "first_position", "last_position", "event_count", "merkle_root", "prev_hash", "sealed_at")
+
+
+def batch_hash(batch) -> str:
+    """SHA-256 over the batch's canonical fields, its predecessor's hash among them."""
+    fields = {name: getattr(batch, name) for name in BATCH_FIELDS}
+    fields["sealed_at"] = format_time(fields["sealed_at"])
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(b"docuid.audit.batch.v1\n" + text.encode()).hexdigest()

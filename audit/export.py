@@ -25,16 +25,19 @@ COLUMNS = (
     "prev_hash",
     "hash",
 )
+# Exported after COLUMNS (which bench/backup.py also uses to seed legacy rows): where the
+# sealer put the event; with the batches, an auditor can recompute every Merkle root.
+EXPORT_COLUMNS = (*COLUMNS, "seal_position")
 # A cell starting with one of these runs as a formula in Excel or LibreOffice
 # (CSV injection): a document titled "=HYPERLINK(...)" must stay text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def event_row(event: AuditEvent) -> dict:
-    row = {column: getattr(event, column) for column in COLUMNS if column not in {"time", "data"}}
+    row = {column: getattr(event, column) for column in EXPORT_COLUMNS if column not in {"time", "data"}}
     row["time"] = format_time(event.time)
     row["data"] = event.data
-    return {column: row[column] for column in COLUMNS}
+    return {column: row[column] for column in EXPORT_COLUMNS}
 
 
 def _csv_cell(value) -> str:
@@ -48,7 +51,7 @@ def _csv_cell(value) -> str:
 
 def write_csv(events: Iterable[AuditEvent], out: TextIO) -> int:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(EXPORT_COLUMNS)
     count = 0
     for event in events:
         writer.writerow([_csv_cell(value) for value in event_row(event).values()])

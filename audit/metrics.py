@@ -123,3 +123,40 @@ def count_event(action: str, outcome: str, data: dict) -> None:
                 counter.labels(reason).inc()
         else:
             counter.labels(label).inc()
+
+
+# --- The audit trail's sealer ------------------------------------------------------
+# Read from the database at scrape time (like the extraction backlog): the sealer runs
+# in a Celery worker, and a stopped sealer must show as a growing age, not a stale gauge.
+audit_unsealed_events = Gauge(
+    "docuid_audit_unsealed_events",
+    "Audit events not sealed into a batch yet.",
+    multiprocess_mode="mostrecent",
+)
+audit_oldest_unsealed_age = Gauge(
+    "docuid_audit_oldest_unsealed_age_seconds",
+    "Age of the oldest audit event not sealed yet (0 when every event is sealed).",
+    multiprocess_mode="mostrecent",
+)
+audit_seal_max_delay = Gauge(
+    "docuid_audit_seal_max_delay_seconds",
+    "The sealing delay DocuID promises (AUDIT_SEAL_MAX_DELAY).",
+    multiprocess_mode="mostrecent",
+)
+
+
+def refresh_audit_gauges() -> None:
+    import logging
+
+    from django.conf import settings
+
+    from audit.selectors import unsealed_stats
+
+    audit_seal_max_delay.set(settings.AUDIT_SEAL_MAX_DELAY)
+    try:
+        stats = unsealed_stats()
+    except Exception:  # noqa: BLE001 — /metrics must answer while the database is down
+        logging.getLogger("docuid.audit").warning("audit sealing metrics not refreshed: database unavailable")
+        return
+    audit_unsealed_events.set(stats.count)
+    audit_oldest_unsealed_age.set(stats.age_seconds())

@@ -1,4 +1,11 @@
-"""The audit trail: one append-only, hash-chained table of security-relevant events."""
+"""The audit trail: one append-only table of security-relevant events, sealed into hash-linked batches.
+
+Appending is a plain INSERT (no lock): `hash` is the event's content hash. The sealer
+(audit.services.audit_seal, every few seconds) gives committed events their
+`seal_position` and records each run of positions as an AuditBatch: a Merkle root over
+its events and the previous batch's hash. Events written before migration 0005 keep
+their per-event chain (`prev_hash`); the first batch follows that chain's head.
+"""
 
 from django.conf import settings
 from django.db import models
@@ -34,7 +41,7 @@ class AuditEventQuerySet(models.QuerySet):
         raise AppendOnlyError("Audit events are append-only: they cannot be deleted.")
 
     def bulk_create(self, objs, *args, **kwargs):
-        raise AppendOnlyError("Audit events are written one at a time through audit.record(), which chains them.")
+        raise AppendOnlyError("Audit events are written one at a time through audit.record(), which hashes them.")
 
     def bulk_update(self, objs, fields, *args, **kwargs):
         raise AppendOnlyError("Audit events are append-only: they cannot be updated.")
@@ -70,11 +77,25 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField(
         max_length=64,
         unique=True,  # two events can never claim the same predecessor: the chain cannot fork
+        null=True,
         editable=False,
-        help_text="Hash of the previous event (64 zeros for the first).",
+        help_text="Legacy chain (before migration 0005): hash of the previous event. Empty for sealed events.",
     )
     hash = models.CharField(
-        max_length=64, editable=False, help_text="SHA-256 of the previous hash and this event's fields."
+        max_length=64,
+        editable=False,
+        help_text="SHA-256 of this event's fields (legacy events: and of the previous hash).",
+    )
+    seal_position = models.BigIntegerField(
+        null=True,
+        unique=True,
+        editable=False,
+        help_text="Position in the sealed trail, set once by the sealer; empty until sealed.",
+    )
+    txid = models.BigIntegerField(
+        null=True,
+        editable=False,
+        help_text="PostgreSQL: id of the inserting transaction (set by a trigger); the sealer waits for it to end.",
     )
 
     objects = AuditEventQuerySet.as_manager()
@@ -90,6 +111,12 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "-time"], name="audit_action_time_idx"),
             # audit_events_for_export(since/until) and the admin's date hierarchy.
             models.Index(fields=["time"], name="audit_time_idx"),
+            # The sealer's work list and the unsealed-events gauges: small, only events not sealed yet.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(seal_position__isnull=True, prev_hash__isnull=True),
+                name="audit_unsealed_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -99,7 +126,7 @@ class AuditEvent(models.Model):
         if self.pk is not None or not self._state.adding:
             raise AppendOnlyError("Audit events are append-only: an existing event cannot be saved again.")
         if not self.hash:
-            raise AppendOnlyError("Audit events are written only through audit.record(), which chains them.")
+            raise AppendOnlyError("Audit events are written only through audit.record(), which hashes them.")
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
@@ -112,16 +139,21 @@ class AuditChainHeadQuerySet(models.QuerySet):
 
 
 class AuditChainHead(models.Model):
-    """The newest event of the chain, recorded beside it in the same transaction as each append.
+    """The trail's head: the legacy chain's newest event (frozen since 0005) and the newest sealed batch.
 
-    The chain alone cannot show its newest events gone: what is left still links up.
-    `audit_verify` checks that the chain still reaches this event with this hash. One
-    row (id 1); it only moves forward (triggers on both databases, migration audit/0004).
+    A chain alone cannot show its newest links gone: what is left still links up.
+    `audit_verify` checks that the trail still reaches what this row records. One row
+    (id 1); only the batch head moves, only forward, in the sealer's transaction
+    (triggers on both databases, migrations audit/0004 and 0005).
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
-    last_event_id = models.BigIntegerField(editable=False, help_text="Id of the newest event (0: none yet).")
-    last_hash = models.CharField(max_length=64, editable=False, help_text="Hash of the newest event.")
+    last_event_id = models.BigIntegerField(editable=False, help_text="Id of the legacy chain's newest event (0: none).")
+    last_hash = models.CharField(max_length=64, editable=False, help_text="Hash of the legacy chain's newest event.")
+    last_batch_seq = models.BigIntegerField(default=0, editable=False, help_text="Seq of the newest batch (0: none).")
+    last_batch_hash = models.CharField(
+        max_length=64, default="", blank=True, editable=False, help_text="Hash of the newest batch."
+    )
 
     objects = AuditChainHeadQuerySet.as_manager()
 
@@ -135,3 +167,58 @@ class AuditChainHead(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("The audit chain head is never removed; it only moves forward.")
+
+
+class AuditBatchQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Sealed audit batches are append-only: they cannot be updated.")
+
+    def delete(self):
+        raise AppendOnlyError("Sealed audit batches are append-only: they cannot be deleted.")
+
+
+class AuditBatch(models.Model):
+    """One run of sealed events: positions first..last, their Merkle root, and the previous batch's hash.
+
+    Written only by the sealer (audit.services.audit_seal); never changed (triggers,
+    migration audit/0005). `hash` covers every field, `prev_hash` among them, so the
+    batches form a chain that starts at the legacy chain's head (64 zeros if none).
+    """
+
+    seq = models.BigIntegerField(primary_key=True, editable=False, help_text="1, 2, 3, ... in sealing order.")
+    first_position = models.BigIntegerField(editable=False, help_text="seal_position of the batch's first event.")
+    last_position = models.BigIntegerField(editable=False, help_text="seal_position of the batch's last event.")
+    event_count = models.PositiveIntegerField(editable=False)
+    merkle_root = models.CharField(max_length=64, editable=False, help_text="RFC 6962 Merkle root of the events.")
+    prev_hash = models.CharField(
+        max_length=64,
+        unique=True,  # the batch chain cannot fork
+        editable=False,
+        help_text="Hash of the previous batch (the legacy chain's head for the first).",
+    )
+    hash = models.CharField(max_length=64, editable=False, help_text="SHA-256 of this batch's fields.")
+    sealed_at = models.DateTimeField(editable=False)
+    horizon_txid = models.BigIntegerField(
+        null=True,
+        editable=False,
+        help_text="PostgreSQL: events of transactions below this id were final when sealed (not hashed).",
+    )
+
+    objects = AuditBatchQuerySet.as_manager()
+
+    class Meta:
+        db_table = "audit_batch"  # named in audit/migrations/0005's SQL
+        verbose_name = "sealed audit batch"
+        verbose_name_plural = "sealed audit batches"
+
+    def __str__(self) -> str:
+        return f"audit batch {self.seq}: positions {self.first_position}-{self.last_position}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("Sealed audit batches are append-only: a batch cannot be saved again.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Sealed audit batches are append-only: they cannot be deleted.")

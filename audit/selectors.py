@@ -2,12 +2,15 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Model, QuerySet
+from django.utils import timezone
 
-from audit.chain import GENESIS_HASH, compute_hash
-from audit.models import AuditChainHead, AuditEvent
+from audit.chain import GENESIS_HASH, batch_hash, compute_hash, content_hash, leaf_hash, merkle_root
+from audit.models import AuditBatch, AuditChainHead, AuditEvent
 
 STREAM_CHUNK = 2000
 
@@ -38,13 +41,46 @@ def audit_events_for_export(
     return events.order_by("id")
 
 
+def unsealed_events(*, using: str = DEFAULT_DB_ALIAS) -> QuerySet[AuditEvent]:
+    """Events the sealer has not sealed yet (audit_unsealed_idx); legacy chain events are sealed by their chain."""
+    return AuditEvent.objects.using(using).filter(seal_position__isnull=True, prev_hash__isnull=True)
+
+
+@dataclass(frozen=True)
+class UnsealedStats:
+    count: int
+    oldest_id: int | None
+    oldest_time: datetime | None
+
+    def age_seconds(self, now: datetime | None = None) -> float:
+        if self.oldest_time is None:
+            return 0.0
+        return max(0.0, ((now or timezone.now()) - self.oldest_time).total_seconds())
+
+
+def unsealed_stats(*, using: str = DEFAULT_DB_ALIAS, older_than: datetime | None = None) -> UnsealedStats:
+    """How many events wait for the sealer, and the oldest of them (by time): two index reads."""
+    events = unsealed_events(using=using)
+    if older_than is not None:
+        events = events.filter(time__lt=older_than)
+    oldest = events.order_by("time", "id").values_list("id", "time").first()
+    if oldest is None:
+        return UnsealedStats(0, None, None)
+    return UnsealedStats(events.count(), oldest[0], oldest[1])
+
+
 @dataclass(frozen=True)
 class BrokenLink:
-    id: int
-    time: datetime | None  # None when the event itself is gone (field "head" / "saved_head")
+    id: int  # the event's id; for the batch checks (fields starting with "batch"), the batch's seq
+    time: datetime | None  # None when the event itself is gone (field "head" / "saved_head") or for a batch
+    # Legacy chain (events before migration 0005):
     # "prev_hash": the link to the previous event; "hash": the event's own content;
-    # "head": the chain's head row names an event the chain no longer reaches;
-    # "saved_head": a head hash noted down earlier is no longer in the chain.
+    # "head": the head row names an event (or batch) the trail no longer reaches;
+    # "saved_head": a head hash noted down earlier is no longer in the trail.
+    # Sealed batches: "hash" (an event's content, as above); "batch_events": the batch's
+    # positions are not exactly its events (an event removed, added or moved);
+    # "batch_merkle_root"; "batch_prev_hash" (the batch chain); "batch_hash" (the batch row);
+    # "batch_outside": an event carries a position no batch covers.
     field: str
     expected: str
     stored: str
@@ -58,11 +94,34 @@ class BrokenLink:
                 f"expected hash {self.expected}, the chain ends at hash {self.stored} "
                 "(its newest events were removed or replaced)"
             )
+        if self.field == "batch_head":
+            return (
+                f"batch {self.id}, the newest batch recorded in the trail's head, is missing or altered: "
+                f"expected hash {self.expected}, the batches end at hash {self.stored} "
+                "(the newest batches were removed or replaced)"
+            )
         if self.field == "saved_head":
             return (
-                f"the saved head {self.expected} is not in the chain, which ends at event {self.id} "
-                f"with hash {self.stored} (events up to the saved head were removed or replaced)"
+                f"the saved head {self.expected} is not in the chain, which ends at hash {self.stored} "
+                "(events or batches up to the saved head were removed or replaced)"
             )
+        if self.field == "batch_events":
+            return (
+                f"sealed batch {self.id} does not hold exactly its events: expected {self.expected}, "
+                f"found {self.stored} (a sealed event was removed, added or moved)"
+            )
+        if self.field == "batch_outside":
+            return (
+                f"event {self.stored} carries seal position {self.expected}, which no sealed batch covers "
+                "(a position set behind the sealer's back)"
+            )
+        if self.field.startswith("batch_"):
+            what = {
+                "batch_merkle_root": "Merkle root does not match its events",
+                "batch_prev_hash": "does not follow the previous batch",
+                "batch_hash": "row was altered",
+            }[self.field]
+            return f"sealed batch {self.id} {what}: expected {self.expected}, stored {self.stored}"
         what = "does not follow the previous event" if self.field == "prev_hash" else "was altered"
         return (
             f"event {self.id} at {self.time.isoformat()} {what}: "
@@ -72,50 +131,164 @@ class BrokenLink:
 
 @dataclass(frozen=True)
 class ChainVerification:
-    ok: bool
-    checked: int
-    head: str  # hash of the last event checked: note it down, `audit_verify --saved-head` checks it later
+    intact: bool  # every legacy link, sealed event and batch checks out
+    checked: int  # events verified: the legacy chain's and the sealed ones
+    head: str  # hash of the newest batch (or legacy event) checked: `audit_verify --saved-head` checks it later
     first_broken: BrokenLink | None = None
+    batches: int = 0
+    unsealed: UnsealedStats = UnsealedStats(0, None, None)
+    overdue: UnsealedStats = UnsealedStats(0, None, None)  # unsealed for longer than AUDIT_SEAL_MAX_DELAY
+
+    @property
+    def ok(self) -> bool:
+        return self.intact and not self.overdue.count
 
 
-def _events_in_chain_order() -> Iterator[AuditEvent]:
+def _legacy_chain(using: str) -> Iterator[AuditEvent]:
     # iterator(): a server-side cursor on PostgreSQL, so memory stays flat on millions of rows.
-    return AuditEvent.objects.order_by("id").iterator(chunk_size=STREAM_CHUNK)
+    return (
+        AuditEvent.objects.using(using).filter(prev_hash__isnull=False).order_by("id").iterator(chunk_size=STREAM_CHUNK)
+    )
 
 
-def audit_chain_verify(*, saved_head: str | None = None) -> ChainVerification:
-    """Walk the chain from the first event; stop at the first broken link.
+def _sealed_events(using: str) -> Iterator[AuditEvent]:
+    return (
+        AuditEvent.objects.using(using)
+        .filter(seal_position__isnull=False)
+        .order_by("seal_position")
+        .iterator(chunk_size=STREAM_CHUNK)
+    )
 
-    The chain must also reach the event its head row records (read before the walk, so
-    events appended meanwhile are simply walked too) and, if given, contain `saved_head`:
-    a hash noted down earlier, which the database alone cannot rewrite.
-    """
-    head = AuditChainHead.objects.filter(pk=1).values_list("last_event_id", "last_hash").first()
-    head_id, head_hash = head or (0, GENESIS_HASH)
-    expected_prev, checked, last_id = GENESIS_HASH, 0, 0
-    saved_head_seen = saved_head in (None, GENESIS_HASH)
-    for event in _events_in_chain_order():
-        checked += 1
-        if event.prev_hash != expected_prev:
-            broken = BrokenLink(event.pk, event.time, "prev_hash", expected_prev, event.prev_hash)
-            return ChainVerification(ok=False, checked=checked, head=expected_prev, first_broken=broken)
+
+@dataclass
+class _Walk:
+    checked: int = 0
+    head: str = GENESIS_HASH
+    hashes_seen: bool = False  # the saved head, if any, was met
+
+
+def _verify_legacy(walk: _Walk, head_row, saved_head: str | None, using: str) -> BrokenLink | None:
+    """The per-event chain of events written before migration 0005: each links to the previous hash."""
+    head_id, head_hash = (head_row.last_event_id, head_row.last_hash) if head_row else (0, GENESIS_HASH)
+    last_id = 0
+    for event in _legacy_chain(using):
+        walk.checked += 1
+        if event.prev_hash != walk.head:
+            return BrokenLink(event.pk, event.time, "prev_hash", walk.head, event.prev_hash)
         recomputed = compute_hash(event)
         if recomputed != event.hash:
-            broken = BrokenLink(event.pk, event.time, "hash", recomputed, event.hash)
-            return ChainVerification(ok=False, checked=checked, head=expected_prev, first_broken=broken)
+            return BrokenLink(event.pk, event.time, "hash", recomputed, event.hash)
         if event.pk == head_id and event.hash != head_hash:
-            broken = BrokenLink(head_id, None, "head", head_hash, event.hash)
-            return ChainVerification(ok=False, checked=checked, head=expected_prev, first_broken=broken)
-        saved_head_seen = saved_head_seen or event.hash == saved_head
-        expected_prev, last_id = event.hash, event.pk
-    if last_id < head_id or (head is None and checked):
+            return BrokenLink(head_id, None, "head", head_hash, event.hash)
+        walk.hashes_seen = walk.hashes_seen or event.hash == saved_head
+        walk.head, last_id = event.hash, event.pk
+    if last_id < head_id or (head_row is None and walk.checked):
         # The newest events are gone: what is left links up, but does not reach the recorded head.
-        broken = BrokenLink(head_id, None, "head", head_hash if head else "", expected_prev)
-        return ChainVerification(ok=False, checked=checked, head=expected_prev, first_broken=broken)
-    if not saved_head_seen:
-        broken = BrokenLink(last_id, None, "saved_head", saved_head, expected_prev)
-        return ChainVerification(ok=False, checked=checked, head=expected_prev, first_broken=broken)
-    return ChainVerification(ok=True, checked=checked, head=expected_prev)
+        return BrokenLink(head_id, None, "head", head_hash if head_row else "", walk.head)
+    return None
+
+
+def _verify_batch(batch: AuditBatch, events: list[AuditEvent], walk: _Walk, prev_seq: int, prev_last: int):
+    expected_positions = f"positions {batch.first_position}-{batch.last_position} ({batch.event_count} events)"
+    positions = [event.seal_position for event in events]
+    contiguous = positions == list(range(batch.first_position, batch.last_position + 1))
+    if batch.seq != prev_seq + 1 or batch.first_position != prev_last + 1:
+        # A batch removed (its events then sit outside any batch) or renumbered.
+        return BrokenLink(batch.seq, None, "batch_prev_hash", f"batch {prev_seq + 1} from position {prev_last + 1}",
+                          f"batch {batch.seq} from position {batch.first_position}")  # fmt: skip
+    if not contiguous or len(events) != batch.event_count:
+        found = f"{len(events)} events at positions {positions[0]}-{positions[-1]}" if events else "no events"
+        return BrokenLink(batch.seq, None, "batch_events", expected_positions, found)
+    leaves = []
+    for event in events:
+        walk.checked += 1
+        recomputed = content_hash(event)
+        if recomputed != event.hash:
+            return BrokenLink(event.pk, event.time, "hash", recomputed, event.hash)
+        leaves.append(leaf_hash(event.seal_position, event.pk, recomputed))
+    root = merkle_root(leaves)
+    if root != batch.merkle_root:
+        return BrokenLink(batch.seq, None, "batch_merkle_root", root, batch.merkle_root)
+    if batch.prev_hash != walk.head:
+        return BrokenLink(batch.seq, None, "batch_prev_hash", walk.head, batch.prev_hash)
+    recomputed = batch_hash(batch)
+    if recomputed != batch.hash:
+        return BrokenLink(batch.seq, None, "batch_hash", recomputed, batch.hash)
+    return None
+
+
+def _verify_batches(walk: _Walk, head_row, saved_head: str | None, using: str) -> tuple[BrokenLink | None, int]:
+    """Every sealed batch in seq order, each against exactly the events at its positions."""
+    head_seq = head_row.last_batch_seq if head_row else 0
+    head_hash = head_row.last_batch_hash if head_row else ""
+    events = _sealed_events(using)
+    pending = next(events, None)
+    prev_seq = prev_last = count = 0
+    for batch in AuditBatch.objects.using(using).order_by("seq").iterator(chunk_size=STREAM_CHUNK):
+        members = []
+        while pending is not None and pending.seal_position <= batch.last_position:
+            members.append(pending)
+            pending = next(events, None)
+        broken = _verify_batch(batch, members, walk, prev_seq, prev_last)
+        if broken is not None:
+            return broken, count
+        if batch.seq == head_seq and batch.hash != head_hash:
+            return BrokenLink(head_seq, None, "batch_head", head_hash, batch.hash), count
+        walk.hashes_seen = walk.hashes_seen or batch.hash == saved_head
+        walk.head, prev_seq, prev_last, count = batch.hash, batch.seq, batch.last_position, count + 1
+    if pending is not None:
+        return BrokenLink(prev_seq, None, "batch_outside", str(pending.seal_position), str(pending.pk)), count
+    if head_row is None and count:
+        return BrokenLink(0, None, "head", "", walk.head), count
+    if prev_seq < head_seq:
+        return BrokenLink(head_seq, None, "batch_head", head_hash, walk.head), count
+    return None, count
+
+
+def audit_chain_verify(
+    *, saved_head: str | None = None, using: str = DEFAULT_DB_ALIAS, now: datetime | None = None
+) -> ChainVerification:
+    """Verify the whole trail; stop at the first broken link. Also count events left unsealed too long.
+
+    1. The legacy chain (events before migration 0005) from the first event: each links
+       to the previous hash, and it reaches the event the head row records.
+    2. Every sealed batch in order: its positions hold exactly its events, each event's
+       content hash, the Merkle root, the link to the previous batch (the first links to
+       the legacy chain's end), the batch's own hash; the batches reach the head row's
+       newest batch, and no event carries a position outside a batch.
+    3. `saved_head` (a head noted down earlier, outside the database) is a batch or legacy hash met on the way.
+    4. Unsealed events older than AUDIT_SEAL_MAX_DELAY are reported (the sealer is behind or stopped).
+    The head row is read before the walk, so batches sealed meanwhile are simply walked too.
+    """
+    head_row = AuditChainHead.objects.using(using).filter(pk=1).first()
+    walk = _Walk(hashes_seen=saved_head in (None, GENESIS_HASH))
+    broken = _verify_legacy(walk, head_row, saved_head, using)
+    batches = 0
+    if broken is None:
+        broken, batches = _verify_batches(walk, head_row, saved_head, using)
+    if broken is None and not walk.hashes_seen:
+        broken = BrokenLink(0, None, "saved_head", saved_head, walk.head)
+    now = now or timezone.now()
+    unsealed = unsealed_stats(using=using)
+    overdue = unsealed_stats(using=using, older_than=now - timedelta(seconds=settings.AUDIT_SEAL_MAX_DELAY))
+    return ChainVerification(
+        intact=broken is None,
+        checked=walk.checked,
+        head=walk.head,
+        first_broken=broken,
+        batches=batches,
+        unsealed=unsealed,
+        overdue=overdue,
+    )
+
+
+def audit_trail_head(*, using: str = DEFAULT_DB_ALIAS) -> str:
+    """The hash a backup manifest records: the newest batch's, else the legacy chain's newest event's."""
+    newest = AuditBatch.objects.using(using).order_by("-seq").values_list("hash", flat=True).first()
+    if newest:
+        return newest
+    legacy = AuditEvent.objects.using(using).filter(prev_hash__isnull=False).order_by("-id")
+    return legacy.values_list("hash", flat=True).first() or GENESIS_HASH
 
 
 def document_reads_since(*, since: datetime) -> tuple[int, int]:

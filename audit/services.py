@@ -1,6 +1,5 @@
 """Writing the audit trail: `audit_record` is the only way an event is created."""
 
-import hashlib
 import ipaddress
 import json
 import logging
@@ -9,23 +8,20 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
 
 from audit import metrics
 from audit.actions import Action, Outcome
-from audit.chain import GENESIS_HASH, canonical_parts, compute_hash
+from audit.chain import content_hash
 from audit.export import write_csv, write_jsonl
-from audit.models import AuditChainHead, AuditEvent
+from audit.models import AuditEvent
 from audit.selectors import STREAM_CHUNK, audit_events_for_export
 from docuid.request_context import current_request_id
 
 logger = logging.getLogger("docuid.audit")
-
-# One fixed key for pg_advisory_xact_lock: every writer of the chain takes it.
-CHAIN_LOCK_KEY = int.from_bytes(hashlib.sha256(b"docuid.audit.chain").digest()[:8], "big", signed=True)
 
 USER_AGENT_MAX = 256
 DATA_MAX_BYTES = 64 * 1024
@@ -149,49 +145,6 @@ def _request_fields(request: HttpRequest | None) -> tuple[str, str, str]:
     )
 
 
-def _append_postgresql(event: AuditEvent) -> None:
-    """Append `event` in one server-side call (migration audit/0003): lock, head, time, hash, insert.
-
-    Nothing crosses the network while the chain lock is held. Outside a transaction
-    the call commits on its own; inside one, the lock is held until that one ends.
-    """
-    head, mid, tail = canonical_parts(event)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT * FROM audit_append_event(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
-            [
-                CHAIN_LOCK_KEY, head, mid, tail,
-                event.action, event.outcome, event.actor_id, event.actor_repr,
-                event.target_type, event.target_id, event.target_repr,
-                event.request_id, event.masked_ip, event.user_agent,
-                json.dumps(event.data, ensure_ascii=False),
-            ],
-        )  # fmt: skip
-        event.pk, event.time, event.prev_hash, event.hash = cursor.fetchone()
-    event._state.adding = False
-    event._state.db = connection.alias
-    if compute_hash(event) != event.hash:  # the database hashed other bytes than audit_verify will
-        logger.error("audit chain hash mismatch at event %s: audit_verify will report it", event.pk)
-
-
-def _append_locked(event: AuditEvent) -> None:
-    """Append `event` from Python. SQLite opens every transaction with BEGIN IMMEDIATE: the write lock is ours.
-
-    As audit_append_event does on PostgreSQL: the previous hash comes from the chain's
-    head row, which moves to the new event in the same transaction.
-    """
-    with transaction.atomic(savepoint=False):
-        head = AuditChainHead.objects.filter(pk=1).values_list("last_hash", flat=True).first()
-        if head is None:  # no head row (a test database emptied between tests): the chain as it stands
-            head = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-            AuditChainHead.objects.create(pk=1, last_event_id=0, last_hash=GENESIS_HASH)
-        event.time = timezone.now()
-        event.prev_hash = head or GENESIS_HASH
-        event.hash = compute_hash(event)
-        event.save(force_insert=True)
-        AuditChainHead.objects.filter(pk=1).update(last_event_id=event.pk, last_hash=event.hash)
-
-
 def _after_commit(*, action: str, outcome: str, data: dict, log_extra: dict) -> None:
     metrics.count_event(action, outcome, data)
     logger.log(_LOG_LEVELS[outcome], "audit %s %s", action, outcome, extra=log_extra)
@@ -207,11 +160,11 @@ def audit_record(
     request: HttpRequest | None = None,
     data: dict | None = None,
 ) -> AuditEvent:
-    """Append one event to the trail in the caller's transaction (or its own).
+    """Append one event to the trail in the caller's transaction (or its own): one plain INSERT, no lock.
 
-    Trap: the chain lock is held until the caller's transaction ends, so every
-    other writer of the trail waits for it. Call this last in a service, after
-    slow work (storage, network) and after taking row locks.
+    The event carries a hash of its own content; the sealer (audit.sealer.audit_seal,
+    every few seconds) chains it once the caller's transaction has committed. An event
+    of a transaction that rolls back is gone with it, as before.
     """
     if action not in Action.values:
         raise ValueError(f"Unknown audit action {action!r}; add it to audit.actions.Action.")
@@ -224,7 +177,7 @@ def audit_record(
     request_id, masked_ip, user_agent = _request_fields(request)
 
     event = AuditEvent(
-        time=timezone.now(),  # validated here; the time recorded is taken under the chain lock
+        time=timezone.now(),
         action=action.value,
         outcome=outcome.value,
         actor=actor,
@@ -237,13 +190,14 @@ def audit_record(
         user_agent=user_agent,
         data=data,
     )
-    # Field checks only, before the chain lock: the actor's existence and prev_hash's
-    # uniqueness are enforced by the database (foreign key, unique index).
-    event.full_clean(exclude={"actor", "prev_hash", "hash"}, validate_unique=False, validate_constraints=False)
-    if connection.vendor == "postgresql":
-        _append_postgresql(event)
-    else:
-        _append_locked(event)
+    # Field checks only: the actor's existence is enforced by the database (foreign key).
+    event.full_clean(
+        exclude={"actor", "prev_hash", "hash", "seal_position", "txid"},
+        validate_unique=False,
+        validate_constraints=False,
+    )
+    event.hash = content_hash(event)
+    event.save(force_insert=True)
     transaction.on_commit(
         partial(
             _after_commit,

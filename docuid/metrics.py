@@ -96,13 +96,15 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition, for allowed IPs or the METRICS_TOKEN bearer only."""
     if not (_bearer_allowed(request) or _client_ip_allowed(request.META.get("REMOTE_ADDR", ""))):
         return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
-    # Backup/drill and extraction-backlog gauges are set from the database at scrape time: correct
+    # Backup/drill, extraction-backlog and audit-sealing gauges are set from the database at scrape time: correct
     # whichever process ran them.
+    from audit.metrics import refresh_audit_gauges
     from documents.metrics import refresh_extraction_gauges
     from operations.metrics import refresh_backup_gauges
 
     refresh_backup_gauges()
     refresh_extraction_gauges()
+    refresh_audit_gauges()
     export_targets()
     multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     output = multiproc_metrics.render(multiproc_dir) if multiproc_dir else prometheus_client.generate_latest()

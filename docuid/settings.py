@@ -523,6 +523,18 @@ CELERY_BEAT_SCHEDULE["accounts-sweep-login-requests"] = {
     "task": "accounts.tasks.login_requests_sweep",
     "schedule": 60.0,
 }
+# The audit trail: events are plain inserts, sealed into hash-linked batches by audit.tasks.seal
+# every AUDIT_SEAL_INTERVAL seconds; an event unsealed for longer than AUDIT_SEAL_MAX_DELAY is
+# reported by audit_verify and the DocuIDAuditSealingBehind alert (docs/OPERATIONS_GUIDE.md).
+AUDIT_SEAL_INTERVAL = env_int("AUDIT_SEAL_INTERVAL", 5)
+AUDIT_SEAL_MAX_DELAY = env_int("AUDIT_SEAL_MAX_DELAY", 60)
+AUDIT_SEAL_BATCH_MAX = env_int("AUDIT_SEAL_BATCH_MAX", 5000)
+AUDIT_SEAL_MAX_BATCHES_PER_RUN = 40
+CELERY_BEAT_SCHEDULE["audit-seal"] = {
+    "task": "audit.tasks.seal",
+    "schedule": float(AUDIT_SEAL_INTERVAL),
+    "options": {"expires": AUDIT_SEAL_INTERVAL},  # a queue of missed runs is one run's work
+}
 # The audit trail's hash chain is re-verified daily; a broken link logs ERROR.
 CELERY_BEAT_SCHEDULE["audit-verify-chain"] = {
     "task": "audit.tasks.verify_chain",

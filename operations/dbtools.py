@@ -122,6 +122,19 @@ def pg_tool(name: str, settings_dict: dict | None = None) -> str:
     )
 
 
+def _audit_head_sql(tables: list[str]) -> str:
+    """The audit trail's head (audit.selectors.audit_trail_head): the newest sealed batch's hash, else the
+    newest event of the per-event chain written before audit migration 0005 (unsealed events are not in it)."""
+    legacy = f"SELECT hash FROM {AUDIT_TABLE} ORDER BY id DESC LIMIT 1"  # noqa: S608
+    if "audit_batch" not in tables:
+        return legacy
+    return (
+        f"SELECT hash FROM (SELECT hash, 1 AS rank, seq AS n FROM audit_batch "  # noqa: S608
+        f"UNION ALL SELECT hash, 2, id FROM {AUDIT_TABLE} WHERE prev_hash IS NOT NULL) AS heads "
+        "ORDER BY rank, n DESC LIMIT 1"
+    )
+
+
 def _pg_facts(cursor, snapshot: Snapshot) -> None:
     cursor.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
@@ -138,7 +151,9 @@ def _pg_facts(cursor, snapshot: Snapshot) -> None:
         cursor.execute(f"SELECT hash, time FROM {AUDIT_TABLE} ORDER BY id DESC LIMIT 1")  # noqa: S608
         row = cursor.fetchone()
         if row:
-            snapshot.audit_head, snapshot.newest_audit_event_at = row[0], row[1].astimezone(UTC).isoformat()
+            snapshot.newest_audit_event_at = row[1].astimezone(UTC).isoformat()
+            cursor.execute(_audit_head_sql(tables))
+            snapshot.audit_head = (cursor.fetchone() or [""])[0]
 
 
 @dataclass
@@ -396,7 +411,7 @@ def _sqlite_facts(conn: sqlite3.Connection, snapshot: Snapshot) -> None:
     if AUDIT_TABLE in tables:
         row = conn.execute(f"SELECT hash, time FROM {AUDIT_TABLE} ORDER BY id DESC LIMIT 1").fetchone()  # noqa: S608
         if row:
-            snapshot.audit_head = row[0]
+            snapshot.audit_head = (conn.execute(_audit_head_sql(tables)).fetchone() or [""])[0]
             when = row[1] if isinstance(row[1], datetime) else datetime.fromisoformat(row[1])
             snapshot.newest_audit_event_at = (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
 

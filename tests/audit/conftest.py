@@ -5,7 +5,7 @@ from contextlib import contextmanager
 import pytest
 from django.db import connection
 
-from audit.models import AuditChainHead, AuditEvent
+from audit.models import AuditBatch, AuditChainHead, AuditEvent
 
 TABLE = AuditEvent._meta.db_table
 HEAD_TABLE = AuditChainHead._meta.db_table
@@ -63,3 +63,58 @@ def delete_raw():
         raw_sql_bypassing_trigger(f"DELETE FROM {TABLE} WHERE id = %s", [event_id])
 
     return run
+
+
+BATCH_TABLE = AuditBatch._meta.db_table
+
+
+def seal_all(timeout: float = 30.0, **kwargs) -> int:
+    """Seal until no unsealed event is left; return how many events were sealed.
+
+    On PostgreSQL the sealer waits for every older transaction of the *cluster* to end
+    (transaction ids are cluster-wide), so a test run beside other databases' work may
+    need a few tries; in production the beat task simply seals them next time.
+    """
+    import time
+
+    from audit.sealer import audit_seal
+    from audit.selectors import unsealed_events
+
+    sealed, deadline = 0, time.monotonic() + timeout
+    while True:
+        sealed += audit_seal(**kwargs).events
+        if not unsealed_events().exists():
+            return sealed
+        if time.monotonic() > deadline:
+            holders = ""
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pid, backend_xid, state, left(query, 80) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+                    )
+                    holders = f"; transactions holding it back: {cursor.fetchall()}"
+            raise AssertionError(f"events still unsealed after {timeout} s{holders}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def legacy_chain():
+    """Three events chained as before migration 0005 (per-event prev_hash), with the head row naming the last."""
+    from django.utils import timezone
+
+    from audit.chain import GENESIS_HASH, compute_hash
+
+    events, prev = [], GENESIS_HASH
+    for n in range(3):
+        event = AuditEvent(
+            time=timezone.now(), action="document.view", outcome="success", data={"legacy": n}, prev_hash=prev
+        )
+        event.hash = compute_hash(event)
+        event.save(force_insert=True)
+        events.append(event)
+        prev = event.hash
+    with triggers_bypassed(HEAD_TABLE) as cursor:  # as migration 0004 left it: the head at the newest event
+        cursor.execute(f"DELETE FROM {HEAD_TABLE}")
+    AuditChainHead.objects.create(pk=1, last_event_id=events[-1].pk, last_hash=prev)
+    return events

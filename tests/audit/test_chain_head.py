@@ -1,9 +1,11 @@
-"""Removing the newest audit events is caught, on SQLite as on PostgreSQL (issue #12 F12).
+"""Removing sealed audit events or batches is caught, on SQLite as on PostgreSQL (issue #12 F12, issue #16).
 
-The attack: with the database in hand, delete the last events. What is left of a
-hash chain still links up; only something kept outside the event rows shows the
-tail gone. The head row (audit/migrations/0004) is that, and a head hash noted
-down outside the database (`audit_verify --saved-head`) backs it up.
+The attack: with the database in hand, delete the last events, or the last batches
+and their events. A batch's Merkle root shows an event gone from it; what is left of
+the batch chain still links up, so only something kept outside shows the newest
+batches gone: the head row (audit/migrations/0004, 0005), backed by a head hash noted
+down outside the database (`audit_verify --saved-head`). The legacy per-event chain
+(events written before 0005) is still verified, and the first batch follows it.
 """
 
 import io
@@ -14,16 +16,24 @@ from django.db import DatabaseError, connection, transaction
 
 from audit import record
 from audit.actions import Action
-from audit.models import AppendOnlyError, AuditChainHead, AuditEvent
+from audit.chain import GENESIS_HASH
+from audit.models import AppendOnlyError, AuditBatch, AuditChainHead, AuditEvent
 from audit.selectors import audit_chain_verify
-from tests.audit.conftest import HEAD_TABLE, TABLE, triggers_bypassed
+from tests.audit.conftest import BATCH_TABLE, HEAD_TABLE, TABLE, seal_all, triggers_bypassed
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def chain():
-    return [record(Action.DOCUMENT_VIEW, data={"n": n}) for n in range(15)]
+    """15 events sealed in three batches of five (positions 1-15)."""
+    events = [record(Action.DOCUMENT_VIEW, data={"n": n}) for n in range(15)]
+    seal_all(batch_size=5)
+    return [AuditEvent.objects.get(pk=event.pk) for event in events]
+
+
+def batches() -> list[AuditBatch]:
+    return list(AuditBatch.objects.order_by("seq"))
 
 
 @pytest.fixture
@@ -47,21 +57,23 @@ def refused(sql: str, params: list) -> bool:
     return False
 
 
-# --- the head follows the chain ---------------------------------------------------------
+# --- the head follows the batches ----------------------------------------------------
 
 
-def test_the_head_records_the_newest_event_after_each_append(chain):
+def test_the_head_records_the_newest_batch_after_each_seal(chain):
     head = AuditChainHead.objects.get()
-    assert (head.last_event_id, head.last_hash) == (chain[-1].pk, chain[-1].hash)
-    newest = record(Action.DOCUMENT_VIEW)
+    newest = batches()[-1]
+    assert (head.last_batch_seq, head.last_batch_hash) == (3, newest.hash)
+    assert (head.last_event_id, head.last_hash) == (0, GENESIS_HASH)  # no legacy chain in a new database
+    record(Action.DOCUMENT_VIEW)
+    seal_all()
     head.refresh_from_db()
-    assert (head.last_event_id, head.last_hash) == (newest.pk, newest.hash)
-    assert newest.prev_hash == chain[-1].hash
+    assert head.last_batch_seq == 4 and AuditBatch.objects.get(seq=4).prev_hash == newest.hash
 
 
-def test_an_untouched_chain_verifies_against_its_head(chain):
+def test_an_untouched_trail_verifies_against_its_head(chain):
     result = audit_chain_verify()
-    assert result.ok and result.checked == 15 and result.head == chain[-1].hash
+    assert result.ok and result.checked == 15 and result.batches == 3 and result.head == batches()[-1].hash
 
 
 # --- the attack -------------------------------------------------------------------------------
@@ -72,48 +84,54 @@ def test_deleting_the_newest_events_through_the_base_manager_is_caught(chain):
     with triggers_bypassed():
         deleted, _ = AuditEvent._base_manager.filter(pk__gt=chain[-1].pk - 10).delete()
     assert deleted == 10
-    result = audit_chain_verify()
-    assert not result.ok
-    assert result.first_broken.field == "head" and result.first_broken.id == chain[-1].pk
+    broken = audit_chain_verify().first_broken
+    assert (broken.field, broken.id) == ("batch_events", 2)
     with pytest.raises(CommandError) as failure:
         verify()
     message = str(failure.value)
     assert "BROKEN after 5 good events" in message
-    assert f"event {chain[-1].pk}, the newest event recorded in the chain's head, is missing" in message
-    assert f"the chain ends at hash {chain[4].hash}" in message
+    assert "sealed batch 2 does not hold exactly its events: expected positions 6-10 (5 events)" in message
 
 
 def test_deleting_the_newest_event_with_raw_sql_is_caught(chain):
     with triggers_bypassed() as cursor:
         cursor.execute(f"DELETE FROM {TABLE} WHERE id = %s", [chain[-1].pk])
-    assert audit_chain_verify().first_broken.field == "head"
-
-
-def test_an_event_appended_after_the_tail_was_deleted_does_not_hide_the_gap(chain):
-    with triggers_bypassed():
-        AuditEvent._base_manager.filter(pk__gt=chain[-1].pk - 3).delete()
-    newest = record(Action.DOCUMENT_VIEW)  # the application carries on after the deleted head
     broken = audit_chain_verify().first_broken
-    assert (broken.id, broken.field) == (newest.pk, "prev_hash")
-    assert (broken.expected, broken.stored) == (chain[-4].hash, chain[-1].hash)
+    assert (broken.field, broken.id, broken.stored) == ("batch_events", 3, "4 events at positions 11-14")
+
+
+def test_deleting_the_newest_batches_and_their_events_is_caught_by_the_head(chain):
+    with triggers_bypassed(TABLE, BATCH_TABLE) as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE seal_position > 5")
+        cursor.execute(f"DELETE FROM {BATCH_TABLE} WHERE seq > 1")
+    broken = audit_chain_verify().first_broken
+    assert (broken.field, broken.id) == ("batch_head", 3)
+    assert "batch 3, the newest batch recorded in the trail's head, is missing" in broken.describe()
+
+
+def test_a_removed_middle_batch_is_caught(chain):
+    with triggers_bypassed(BATCH_TABLE) as cursor:
+        cursor.execute(f"DELETE FROM {BATCH_TABLE} WHERE seq = 2")
+    broken = audit_chain_verify().first_broken
+    assert broken.id == 3 and broken.field.startswith("batch")
 
 
 def test_rewinding_the_head_too_is_caught_by_a_saved_head(chain):
     saved = audit_chain_verify().head
-    with triggers_bypassed(TABLE, HEAD_TABLE) as cursor:
-        AuditEvent._base_manager.filter(pk__gt=chain[-1].pk - 10).delete()
-        cursor.execute(
-            f"UPDATE {HEAD_TABLE} SET last_event_id = %s, last_hash = %s",
-            [chain[4].pk, chain[4].hash],
-        )
+    first = batches()[0]
+    with triggers_bypassed(TABLE, BATCH_TABLE, HEAD_TABLE) as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE seal_position > 5")
+        cursor.execute(f"DELETE FROM {BATCH_TABLE} WHERE seq > 1")
+        cursor.execute(f"UPDATE {HEAD_TABLE} SET last_batch_seq = 1, last_batch_hash = %s", [first.hash])
     assert audit_chain_verify().ok  # inside the database, a full rewrite is consistent...
     with pytest.raises(CommandError, match=f"the saved head {saved} is not in the chain"):
         verify("--saved-head", saved)  # ...but not with the head noted down before
 
 
-def test_a_saved_head_still_in_the_chain_verifies(chain):
+def test_a_saved_head_still_in_the_trail_verifies(chain):
     saved = audit_chain_verify().head
     record(Action.DOCUMENT_VIEW)
+    seal_all()
     assert verify("--saved-head", saved.upper()).startswith("Audit chain OK: 16 events verified")
 
 
@@ -126,6 +144,31 @@ def test_a_missing_head_row_is_reported(chain):
     with triggers_bypassed(HEAD_TABLE) as cursor:
         cursor.execute(f"DELETE FROM {HEAD_TABLE}")
     assert "head row is missing" in audit_chain_verify().first_broken.describe()
+
+
+# --- the legacy chain (events written before migration 0005) still verifies -----------------
+
+
+def test_a_legacy_chain_verifies_and_the_first_batch_follows_its_head(legacy_chain):
+    record(Action.DOCUMENT_VIEW)
+    seal_all()
+    result = audit_chain_verify()
+    assert result.ok and result.checked == 4 and result.batches == 1
+    assert AuditBatch.objects.get(seq=1).prev_hash == legacy_chain[-1].hash
+
+
+def test_a_tampered_legacy_event_is_still_caught(legacy_chain, tamper):
+    tamper(legacy_chain[1].pk, outcome="failure")
+    broken = audit_chain_verify().first_broken
+    assert (broken.id, broken.field) == (legacy_chain[1].pk, "hash")
+
+
+def test_removing_the_legacy_chain_tail_is_caught(legacy_chain):
+    record(Action.DOCUMENT_VIEW)
+    seal_all()
+    with triggers_bypassed() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE id = %s", [legacy_chain[-1].pk])
+    assert audit_chain_verify().first_broken.field == "head"
 
 
 # --- the database refuses it, on both databases --------------------------------------------
@@ -142,12 +185,54 @@ def test_a_raw_update_of_an_event_is_refused_on_any_database(chain):
 
 
 def test_the_head_cannot_be_moved_back_or_removed(chain, no_test_escape_hatch):
-    assert refused(f"UPDATE {HEAD_TABLE} SET last_event_id = %s, last_hash = %s", [chain[4].pk, chain[4].hash])
-    assert refused(f"UPDATE {HEAD_TABLE} SET last_hash = %s", [chain[4].hash])
+    first = batches()[0]
+    assert refused(f"UPDATE {HEAD_TABLE} SET last_batch_seq = 1, last_batch_hash = %s", [first.hash])
+    assert refused(f"UPDATE {HEAD_TABLE} SET last_batch_hash = %s", [first.hash])
+    assert refused(f"UPDATE {HEAD_TABLE} SET last_batch_seq = 9, last_hash = %s", [first.hash])  # legacy part frozen
     assert refused(f"DELETE FROM {HEAD_TABLE}", [])
-    assert AuditChainHead.objects.get().last_event_id == chain[-1].pk
+    assert AuditChainHead.objects.get().last_batch_seq == 3
     with pytest.raises(AppendOnlyError):
         AuditChainHead.objects.all().delete()
+
+
+def test_a_batch_cannot_be_changed_or_removed(chain, no_test_escape_hatch):
+    assert refused(f"UPDATE {BATCH_TABLE} SET merkle_root = %s WHERE seq = 2", ["0" * 64])
+    assert refused(f"UPDATE {BATCH_TABLE} SET sealed_at = sealed_at WHERE seq = 2", [])
+    assert refused(f"DELETE FROM {BATCH_TABLE} WHERE seq = 3", [])
+    assert AuditBatch.objects.count() == 3
+    with pytest.raises(AppendOnlyError):
+        AuditBatch.objects.filter(seq=3).delete()
+    with pytest.raises(AppendOnlyError):
+        AuditBatch.objects.filter(seq=3).update(merkle_root="0" * 64)
+    batch = AuditBatch.objects.get(seq=3)
+    with pytest.raises(AppendOnlyError):
+        batch.save()
+
+
+def test_a_sealed_event_cannot_be_sealed_again_or_moved(chain):
+    assert refused(f"UPDATE {TABLE} SET seal_position = 99 WHERE id = %s", [chain[3].pk])
+    assert refused(f"UPDATE {TABLE} SET seal_position = NULL WHERE id = %s", [chain[3].pk])
+
+
+def test_sealing_may_set_the_position_only(chain):
+    event = record(Action.DOCUMENT_VIEW)
+    # The one update the trigger lets through is the sealer's: position from NULL, nothing else.
+    assert refused(f"UPDATE {TABLE} SET seal_position = 16, outcome = 'failure' WHERE id = %s", [event.pk])
+    assert refused(f"UPDATE {TABLE} SET seal_position = 16, txid = 1 WHERE id = %s", [event.pk])
+    assert not refused(f"UPDATE {TABLE} SET seal_position = 16 WHERE id = %s", [event.pk])
+
+
+def test_an_event_cannot_arrive_sealed(chain):
+    assert refused(
+        f"INSERT INTO {TABLE} (time, action, outcome, actor_repr, target_type, target_id, target_repr, "
+        "request_id, masked_ip, user_agent, data, hash, seal_position) "
+        "VALUES (%s, 'auth.login', 'success', '', '', '', '', '', '', '', '{}', %s, 16)",
+        [chain[0].time, "e" * 64],
+    )
+
+
+def test_a_legacy_event_cannot_be_sealed_into_a_batch(legacy_chain):
+    assert refused(f"UPDATE {TABLE} SET seal_position = 1 WHERE id = %s", [legacy_chain[0].pk])
 
 
 def test_sqlite_triggers_exist_after_all_migrations():
@@ -159,13 +244,21 @@ def test_sqlite_triggers_exist_after_all_migrations():
         assert {
             "audit_auditevent_no_update",
             "audit_auditevent_no_delete",
+            "audit_auditevent_no_sealed_insert",
             "audit_chainhead_forward_only",
             "audit_chainhead_no_delete",
+            "audit_batch_no_update",
+            "audit_batch_no_delete",
         } <= names
     else:
         with connection.cursor() as cursor:
             cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
             names = {row[0] for row in cursor.fetchall()}
-        assert {"audit_auditevent_no_update_delete", "audit_chainhead_forward_only", "audit_chainhead_no_truncate"} <= (
-            names
-        )
+        assert {
+            "audit_auditevent_no_update_delete",
+            "audit_auditevent_stamp",
+            "audit_chainhead_forward_only",
+            "audit_chainhead_no_truncate",
+            "audit_batch_no_update_delete",
+            "audit_batch_no_truncate",
+        } <= names

@@ -1,4 +1,4 @@
-"""audit_verify names the first tampered row; audit_export streams events and is itself audited."""
+"""audit_verify names the first tampered row or batch and overdue sealing; audit_export streams events and is itself audited."""
 
 import csv
 import io
@@ -12,13 +12,17 @@ from audit import record
 from audit.actions import Action, Outcome
 from audit.chain import format_time
 from audit.models import AuditEvent
+from tests.audit.conftest import seal_all
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def chain():
-    return [record(Action.DOCUMENT_VIEW, data={"n": n}) for n in range(5)]
+    """Five events, sealed in one batch."""
+    events = [record(Action.DOCUMENT_VIEW, data={"n": n}) for n in range(5)]
+    seal_all()
+    return [AuditEvent.objects.get(pk=event.pk) for event in events]
 
 
 def run(*args) -> str:
@@ -54,23 +58,59 @@ def test_verify_names_a_row_whose_data_was_changed(chain, tamper):
         run("audit_verify")
 
 
-def test_verify_names_a_forged_row_even_when_its_own_hash_was_recomputed(chain, tamper):
-    # The attacker rewrites a row and its hash; the next row's link no longer matches.
+def test_verify_names_the_batch_of_a_forged_row_even_when_its_own_hash_was_recomputed(chain, tamper):
+    # The attacker rewrites a row and its content hash; the batch's Merkle root no longer matches.
     forged = AuditEvent.objects.get(pk=chain[1].pk)
     forged.data = {"n": 42}
-    from audit.chain import compute_hash
+    from audit.chain import content_hash
 
-    tamper(chain[1].pk, data=json.dumps(forged.data), hash=compute_hash(forged))
-    with pytest.raises(CommandError, match=f"event {chain[2].pk} .* does not follow the previous event"):
+    tamper(chain[1].pk, data=json.dumps(forged.data), hash=content_hash(forged))
+    with pytest.raises(CommandError, match="sealed batch 1 Merkle root does not match its events"):
         run("audit_verify")
 
 
-def test_verify_names_the_row_after_a_deleted_one(chain, delete_raw):
+def test_verify_names_the_batch_a_deleted_row_was_sealed_in(chain, delete_raw):
     delete_raw(chain[3].pk)
     with pytest.raises(CommandError) as failure:
         run("audit_verify")
-    assert f"event {chain[4].pk} at" in str(failure.value)
-    assert f"expected prev_hash {chain[2].hash}, stored {chain[3].hash}" in str(failure.value)
+    assert "sealed batch 1 does not hold exactly its events: expected positions 1-5 (5 events)" in str(failure.value)
+    assert "found 4 events at positions 1-5" in str(failure.value)
+
+
+def test_verify_names_two_sealed_events_swapped(chain, tamper):
+    # Both rows keep valid content hashes; their positions (and so their leaves) changed places.
+    first, second = chain[0], chain[1]
+    tamper(first.pk, seal_position=-1)
+    tamper(second.pk, seal_position=first.seal_position)
+    tamper(first.pk, seal_position=second.seal_position)
+    with pytest.raises(CommandError, match="sealed batch 1 Merkle root does not match"):
+        run("audit_verify")
+
+
+def test_verify_says_how_many_events_wait_for_the_sealer(chain):
+    record(Action.DOCUMENT_VIEW)
+    output = run("audit_verify")
+    assert output.startswith("Audit chain OK: 5 events verified in the legacy chain and 1 sealed batches")
+    assert "1 events not sealed yet" in output
+
+
+def test_verify_fails_on_an_event_unsealed_for_longer_than_the_delay(chain, settings):
+    settings.AUDIT_SEAL_MAX_DELAY = 0  # every unsealed event is overdue: as if the sealer had stopped long ago
+    late = record(Action.DOCUMENT_VIEW)
+    with pytest.raises(CommandError) as failure:
+        run("audit_verify")
+    message = str(failure.value)
+    assert "Audit trail intact" in message
+    assert f"1 events have waited longer than 0 s to be sealed (oldest: event {late.pk} at" in message
+    seal_all()
+    assert run("audit_verify").startswith("Audit chain OK: 6 events verified")
+
+
+def test_audit_seal_seals_what_is_final(chain):
+    for n in range(3):
+        record(Action.DOCUMENT_VIEW, data={"later": n})
+    assert run("audit_seal").strip() == "Sealed 3 audit events in 1 batches."
+    assert run("audit_seal", "--until-done").strip() == "Sealed 0 audit events in 0 batches."
 
 
 def test_verify_on_postgres_catches_tampering_done_with_the_trigger_disabled(postgres, chain, tamper):
@@ -89,13 +129,14 @@ def test_export_jsonl_writes_one_object_per_event_in_chain_order(chain):
     assert rows[0]["time"] == format_time(chain[0].time)
     assert rows[0]["data"] == {"n": 0}
     assert rows[0]["hash"] == chain[0].hash
+    assert rows[0]["seal_position"] == chain[0].seal_position
 
 
 def test_export_csv_has_a_header_and_one_row_per_event(chain):
     rows = list(csv.DictReader(io.StringIO(run("audit_export", "--format", "csv"))))
     assert [int(row["id"]) for row in rows] == [event.pk for event in chain]
     assert json.loads(rows[2]["data"]) == {"n": 2}
-    assert rows[2]["prev_hash"] == chain[1].hash
+    assert (rows[2]["prev_hash"], rows[2]["hash"], rows[2]["seal_position"]) == ("", chain[2].hash, "3")
 
 
 def test_export_csv_defuses_cells_a_spreadsheet_would_run_as_formulas():
