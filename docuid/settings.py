@@ -454,9 +454,9 @@ DOCUID_RECOVERY_DRILL_HOUR, DOCUID_RECOVERY_DRILL_MINUTE = _hh_mm(
 
 DOCUID_MAX_FILES_PER_UPLOAD = env_int("DOCUID_MAX_FILES_PER_UPLOAD", 20)
 DOCUID_X_ACCEL_REDIRECT_PREFIX = env("DOCUID_X_ACCEL_REDIRECT_PREFIX")
-# Stamped copies of confidential PDFs (documents.watermark) are written here, unlinked at
-# once and streamed from disk: as large as the PDFs being sent at the same time. Empty:
-# FILE_UPLOAD_TEMP_DIR, else the system's temporary directory.
+# The stamping template of a confidential PDF (documents.watermark) is built here, once per
+# stored file, then saved to storage under stamp-templates/: needs room for the largest PDFs
+# prepared at the same time. Empty: FILE_UPLOAD_TEMP_DIR, else the system's temporary directory.
 DOCUID_WATERMARK_TMP_DIR = env("DOCUID_WATERMARK_TMP_DIR", "")
 DOCUID_SHARE_PASSWORD_ATTEMPTS = env_int("DOCUID_SHARE_PASSWORD_ATTEMPTS", 5)
 DOCUID_SHARE_PASSWORD_WINDOW_SECONDS = env_int("DOCUID_SHARE_PASSWORD_WINDOW_SECONDS", 900)
