@@ -346,12 +346,83 @@ def download(base: str, document_id: int, cookie: str, master: int) -> dict:
     }
 
 
+PLAIN_MIDDLEWARE_SETTINGS = "bench.documents_settings_plain"
+
+
+def spine_in_process(requests: int = 1000, rounds: int = 7, profile: bool = False) -> dict:
+    """The spine's own cost: `requests` calls of /bench/baseline through the test client behind
+    DocuID's middleware, then behind Django's standard middleware only (the second baseline's
+    settings), alternating for `rounds` rounds in one process so that both see the same load;
+    the best round of each is kept. No database is touched (no session cookie is sent)."""
+    import importlib
+    import io
+    import logging
+
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    plain = importlib.import_module(PLAIN_MIDDLEWARE_SETTINGS).MIDDLEWARE
+    # The access log is written as in production (JSON, masked) but into memory, not the terminal.
+    sink = io.StringIO()
+    for handler in logging.getLogger().handlers + logging.getLogger("docuid.request").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sink)
+
+    def run(client: Client) -> float:
+        started = time.perf_counter()
+        for _ in range(requests):
+            client.get("/bench/baseline")
+        return (time.perf_counter() - started) / requests * 1000
+
+    spine, standard = Client(), None
+    with override_settings(MIDDLEWARE=plain):
+        standard = Client()
+        run(standard)  # builds its middleware chain under the plain settings, then keeps it
+    for client in (spine, standard):
+        response = client.get("/bench/baseline")
+        if response.status_code != 200:
+            raise SystemExit(f"/bench/baseline answered {response.status_code}")
+    spine_ms, plain_ms = [], []
+    for _ in range(rounds):
+        spine_ms.append(run(spine))
+        plain_ms.append(run(standard))
+    result = {
+        "requests_per_round": requests,
+        "rounds": rounds,
+        "spine_ms": round(min(spine_ms), 3),
+        "plain_ms": round(min(plain_ms), 3),
+        "ratio": round(min(spine_ms) / min(plain_ms), 2),
+        "load_average": os.getloadavg(),
+    }
+    if profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(run, spine)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per page (default 10)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--skip-seed", action="store_true", help="reuse the last run's database and targets")
+    parser.add_argument(
+        "--spine", action="store_true", help="only the in-process spine cost (test client, no database, no wrk)"
+    )
+    parser.add_argument("--profile", action="store_true", help="with --spine: profile 1,000 spine requests")
     args = parser.parse_args()
+    if args.spine:
+        os.environ.update({k: v for k, v in environment(args.port).items() if k not in {"PYTHONPATH", "DATABASE_URL"}})
+        os.environ["ALLOWED_HOSTS"] = "testserver"
+        import django
+
+        django.setup()
+        result = spine_in_process(profile=args.profile)
+        print(json.dumps(result))
+        return
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")
     env = environment(args.port)

@@ -102,17 +102,16 @@ MIDDLEWARE = [
     "operations.middleware.MaintenanceModeMiddleware",
     "docuid.middleware.LatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "docuid.middleware.StaticFilesMiddleware",  # WhiteNoise, under STATIC_URL only
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "corsheaders.middleware.CorsMiddleware",  # before CommonMiddleware: answers preflights for /api/
+    "docuid.middleware.ApiCorsMiddleware",  # django-cors-headers under /api/ only; before CommonMiddleware (preflights)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
-    "accounts.middleware.SessionActivityMiddleware",
+    "docuid.middleware.SessionLayersMiddleware",  # django-otp + session idle timeout, with a session cookie only
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "docuid.middleware.ContentSecurityPolicyMiddleware",  # django-csp with the header built once
     "axes.middleware.AxesMiddleware",  # turns an admin login lockout into the 429 page
     "documents.middleware.NotSendableMiddleware",  # a confidential file that cannot go out as asked: 409/422, not 500
     "docuid.middleware.PrometheusAfterMiddleware",
