@@ -31,7 +31,9 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -553,8 +555,38 @@ def _read_meta(storage, meta_name: str) -> dict | None:
     return meta
 
 
+# Templates this process has seen: saves the sidecar's storage round trips (three on S3) per
+# stamped request. A stored file never changes under its name, so an entry can only go
+# stale by its template being deleted, which stamped_stream notices.
+_TEMPLATES: OrderedDict[str, dict] = OrderedDict()
+_TEMPLATES_MAX = 256
+_TEMPLATES_LOCK = threading.Lock()
+
+
+def _remember_template(name: str, meta: dict) -> dict:
+    with _TEMPLATES_LOCK:
+        _TEMPLATES[name] = meta
+        _TEMPLATES.move_to_end(name)
+        while len(_TEMPLATES) > _TEMPLATES_MAX:
+            _TEMPLATES.popitem(last=False)
+    return meta
+
+
+def _forget_template(name: str) -> None:
+    with _TEMPLATES_LOCK:
+        _TEMPLATES.pop(name, None)
+
+
 def template_for(fieldfile) -> dict:
     """The stored file's template and slots, built (once) if missing. Raises WatermarkError."""
+    with _TEMPLATES_LOCK:
+        known = _TEMPLATES.get(fieldfile.name)
+    if known is not None:
+        return known
+    return _remember_template(fieldfile.name, _load_or_build(fieldfile))
+
+
+def _load_or_build(fieldfile) -> dict:
     storage = fieldfile.storage
     base = _template_base(fieldfile.name)
     meta_name = base + ".json"
@@ -594,6 +626,7 @@ def template_for(fieldfile) -> dict:
 
 def template_delete(storage, name: str) -> None:
     """Delete the template of the stored file `name` (when its version goes)."""
+    _forget_template(name)
     meta_name = _template_base(name) + ".json"
     meta = _read_meta(storage, meta_name)
     if meta is not None:
@@ -624,9 +657,14 @@ def _patched(fileobj, patches: list[tuple[int, bytes]]) -> Iterator[bytes]:
 def stamped_stream(fieldfile, text: str) -> tuple[Iterator[bytes], int]:
     """A stamped copy of the stored PDF as a stream of chunks, and its size (from its template)."""
     meta = template_for(fieldfile)
+    try:
+        fileobj = fieldfile.storage.open(meta["template"], "rb")
+    except FileNotFoundError:  # deleted since this process remembered it: build it again
+        _forget_template(fieldfile.name)
+        meta = template_for(fieldfile)
+        fileobj = fieldfile.storage.open(meta["template"], "rb")
     encoded = _winansi(text)
     patches = [(slot["offset"], _slot_bytes(encoded, (tuple(slot["box"]), slot["rotation"]))) for slot in meta["slots"]]
-    fileobj = fieldfile.storage.open(meta["template"], "rb")
     return _patched(fileobj, patches), meta["size"]
 
 

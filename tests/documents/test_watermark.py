@@ -176,6 +176,14 @@ def test_a_template_stamps_rotated_and_odd_pages_like_a_rewrite(owner, tmp_path)
         assert "Odd Reader · request r1 · ref 0123456789ab" in text
 
 
+def test_a_template_deleted_behind_the_process_is_built_again(secret, reader, client, media):
+    login(client, reader)
+    body(client.get(reverse("documents:open", args=[secret.pk])))
+    for path in (media / "stamp-templates").iterdir():
+        path.unlink()  # e.g. a restore without them; this process still remembers the template
+    stamp_on_every_page(body(client.get(reverse("documents:open", args=[secret.pk]))), "Rita Reader")
+
+
 def test_patches_land_exactly_across_chunk_boundaries(monkeypatch):
     monkeypatch.setattr(watermark, "COPY_CHUNK", 7)
     original = bytes(range(60))
