@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv migrate demo lint format bench-documents bench-backup bench-metrics bench-search clean prod prod-down screenshots
+.PHONY: run test venv migrate demo lint format bench-documents bench-backup bench-metrics bench-search bench-viewer clean prod prod-down screenshots
 
 venv: $(STAMP)
 
@@ -92,6 +92,11 @@ bench-search: venv
 # Scrape cost of /metrics after traffic over every route, through gunicorn with 2 workers (SQLite, temp dir).
 bench-metrics: venv
 	$(PY) bench/metrics.py $(BENCH_ARGS)
+
+# Viewer benchmark (issue #15): LibreOffice conversions per minute per core for docx/xlsx/pptx, DocuID's
+# contained conversion vs calling soffice directly (target >= 0.8x). BENCH_ARGS="--files 10".
+bench-viewer: venv
+	$(PY) bench/viewer.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

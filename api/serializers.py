@@ -316,7 +316,8 @@ class SearchIn(StrictSerializer):
 
 
 class ContentQuery(StrictSerializer):
-    format = serializers.ChoiceField(choices=["office", "text", "html"], default="office")
+    # pdf: the PDF itself (the original, or an Office file's rendition), streamed, not JSON (api.views.renditions).
+    format = serializers.ChoiceField(choices=["office", "text", "html", "pdf"], default="office")
 
 
 class V1Permissions(serializers.Serializer):

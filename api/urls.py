@@ -1,7 +1,7 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api.views import compat, v1
+from api.views import compat, renditions, v1
 from api.views.base import NotFoundView
 
 compat_patterns = [
@@ -16,6 +16,7 @@ compat_patterns = [
     path("dashboard/documents/<int:pk>/access", compat.DocumentAccessView.as_view()),
     path("documents/<int:pk>/download", compat.DownloadView.as_view()),
     path("documents/<int:pk>/content", compat.ContentView.as_view()),
+    path("documents/<int:pk>/preview", renditions.PreviewView.as_view()),
     path("dashboard/shares/optimized", compat.ShareView.as_view()),
 ]
 
@@ -29,6 +30,7 @@ v1_patterns = [
     path("documents/<int:pk>", v1.DocumentDetailView.as_view()),
     path("documents/<int:pk>/content", v1.DocumentContentView.as_view()),
     path("documents/<int:pk>/download", v1.DocumentDownloadView.as_view()),
+    path("documents/<int:pk>/thumbnail", renditions.ThumbnailView.as_view()),
 ]
 
 app_name = "api"

@@ -99,11 +99,12 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     # Backup/drill, extraction-backlog and audit-sealing gauges are set from the database at scrape time: correct
     # whichever process ran them.
     from audit.metrics import refresh_audit_gauges
-    from documents.metrics import refresh_extraction_gauges
+    from documents.metrics import refresh_extraction_gauges, refresh_rendition_gauges
     from operations.metrics import refresh_backup_gauges
 
     refresh_backup_gauges()
     refresh_extraction_gauges()
+    refresh_rendition_gauges()
     refresh_audit_gauges()
     export_targets()
     multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

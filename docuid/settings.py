@@ -474,6 +474,16 @@ DOCUID_EXTRACT_MEMORY_MB = env_int("DOCUID_EXTRACT_MEMORY_MB", 1024)
 DOCUID_EXTRACT_TIMEOUT_SECONDS = env_int("DOCUID_EXTRACT_TIMEOUT_SECONDS", 300)
 DOCUID_OCR_LANGUAGES = env("DOCUID_OCR_LANGUAGES", "eng")
 
+# Renditions (issue #15): a Celery task after each upload converts Office/OpenDocument versions
+# to PDF with LibreOffice (documents.office: own profile, no network, killed after
+# DOCUID_RENDITION_TIMEOUT_SECONDS, at most DOCUID_RENDITION_MEMORY_MB of address space) and
+# draws the first page of every PDF and image as a thumbnail in a child limited to
+# DOCUID_THUMBNAIL_TIMEOUT_SECONDS and DOCUID_THUMBNAIL_MEMORY_MB.
+DOCUID_RENDITION_TIMEOUT_SECONDS = env_int("DOCUID_RENDITION_TIMEOUT_SECONDS", 120)
+DOCUID_RENDITION_MEMORY_MB = env_int("DOCUID_RENDITION_MEMORY_MB", 2048)
+DOCUID_THUMBNAIL_TIMEOUT_SECONDS = env_int("DOCUID_THUMBNAIL_TIMEOUT_SECONDS", 30)
+DOCUID_THUMBNAIL_MEMORY_MB = env_int("DOCUID_THUMBNAIL_MEMORY_MB", 1024)
+
 # --- Incidents, status page, ops reports, email ------------------------------
 # Alertmanager posts to /ops/alertmanager/webhook with `Authorization: Bearer
 # $DOCUID_ALERTMANAGER_WEBHOOK_TOKEN` (the same value as its credentials_file,

@@ -20,7 +20,17 @@ from audit import record
 from audit.actions import Action, Outcome
 from documents import http, services, watermark
 from documents.errors import DocumentError
-from documents.models import Document, DocumentVersion, Grant, Permission, SecurityLevel, Share, Tag, VersionText
+from documents.models import (
+    Document,
+    DocumentVersion,
+    Grant,
+    Permission,
+    Rendition,
+    SecurityLevel,
+    Share,
+    Tag,
+    VersionText,
+)
 from documents.services.extraction import version_text_queue
 
 CONTENT_PERMISSION = "documents.download_document_content"
@@ -30,7 +40,10 @@ class DocumentVersionInline(admin.TabularInline):
     model = DocumentVersion
     extra = 0
     can_delete = False
-    fields = ("number", "original_name", "mime_type", "size", "sha256", "author", "note", "created_at", "text_status")
+    fields = (
+        *("number", "original_name", "mime_type", "size", "sha256", "author", "note", "created_at"),
+        *("text_status", "rendition_status"),
+    )
     readonly_fields = fields
 
     @admin.display(description="Text extraction")
@@ -41,6 +54,19 @@ class DocumentVersionInline(admin.TabularInline):
         url = reverse("admin:documents_versiontext_change", args=[text.pk])
         return format_html(
             '<a href="{}">{}</a>{}', url, text.get_status_display(), f": {text.error}" if text.error else ""
+        )
+
+    @admin.display(description="Rendition")
+    def rendition_status(self, obj) -> str:
+        rendition = Rendition.objects.filter(version=obj).first()
+        if rendition is None:
+            return "none"
+        url = reverse("admin:documents_rendition_change", args=[rendition.pk])
+        return format_html(
+            '<a href="{}">{}</a>{}',
+            url,
+            rendition.get_status_display(),
+            f": {rendition.error}" if rendition.error else "",
         )
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -408,6 +434,44 @@ class VersionTextAdmin(admin.ModelAdmin):
         with transaction.atomic():
             for text in queryset.select_related("version"):
                 version_text_queue(version=text.version)
+                count += 1
+        self.message_user(
+            request, ngettext("%d version queued.", "%d versions queued.", count) % count, messages.SUCCESS
+        )
+
+
+@admin.register(Rendition)
+class RenditionAdmin(admin.ModelAdmin):
+    """PDF rendition and thumbnail status and errors, read-only (the files are document content: not linked here)."""
+
+    list_display = ("version", "status", "reason", "error", "page_count", "duration_ms", "attempts", "rendered_at")
+    list_filter = ("status", "reason")
+    list_select_related = ("version__document",)
+    search_fields = ("version__document__title",)
+    fields = (
+        *("version", "status", "reason", "error", "page_count", "pdf_size"),
+        *("thumbnail_width", "thumbnail_height", "duration_ms", "attempts", "rendered_at"),
+    )
+    readonly_fields = fields
+    actions = ("re_render",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Make the selected renditions again", permissions=["view"])
+    def re_render(self, request: HttpRequest, queryset):
+        from documents import renditions
+
+        count = 0
+        with transaction.atomic():
+            for rendition in queryset.select_related("version__document"):
+                renditions.queue(version=rendition.version)
                 count += 1
         self.message_user(
             request, ngettext("%d version queued.", "%d versions queued.", count) % count, messages.SUCCESS

@@ -35,3 +35,34 @@ def refresh_extraction_gauges() -> None:
         logger.warning("extraction metrics not refreshed: database unavailable")
         return
     extraction_pending.set(pending)
+
+
+# --- Renditions (issue #15): PDF renditions of Office files and thumbnails ----------------
+
+rendition_seconds = Histogram(
+    "docuid_rendition_seconds",
+    "Time to render one version: kind pdf (LibreOffice conversion and thumbnail) or thumbnail (PDFs, images).",
+    ["kind"],
+    buckets=(0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120),
+)
+rendition_failures = Counter(
+    "docuid_rendition_failures_total",
+    "Renditions that failed, by reason (timeout, cpu, crashed, failed, storage, unavailable, error).",
+    ["reason"],
+)
+renditions_pending = Gauge(
+    "docuid_renditions_pending",
+    "Document versions whose PDF rendition or thumbnail is not made yet (queued, or never queued).",
+    multiprocess_mode="mostrecent",
+)
+
+
+def refresh_rendition_gauges() -> None:
+    from documents.renditions import pending_count
+
+    try:
+        pending = pending_count()
+    except Exception:  # noqa: BLE001 — /metrics must answer while the database is down
+        logger.warning("rendition metrics not refreshed: database unavailable")
+        return
+    renditions_pending.set(pending)

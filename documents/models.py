@@ -338,3 +338,50 @@ class Share(models.Model):
             raise ValidationError({"expires_at": f"A share link can last at most {SHARE_MAX_DAYS} days."})
         if self.require_login and not self.recipient_phone:
             raise ValidationError({"recipient_phone": "A link that requires sign-in needs the recipient's phone."})
+
+
+class RenditionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Rendition(models.Model):
+    """What a version looks like: its PDF rendition (Office/OpenDocument, by LibreOffice) and first-page thumbnail.
+
+    Made by documents.renditions in the worker after upload; the files sit in the same storage
+    as the version's (random keys, same encryption and backups) and are deleted with it.
+    """
+
+    version = models.OneToOneField(
+        DocumentVersion, on_delete=models.CASCADE, related_name="rendition", help_text="The version rendered."
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=RenditionStatus.choices,
+        default=RenditionStatus.PENDING,
+        help_text="pending: queued; done: made; failed: see the error; skipped: nothing to render for this type.",
+    )
+    pdf = models.FileField(
+        max_length=255, blank=True, help_text="Storage key of the PDF rendition; empty for PDFs (the original is used)."
+    )
+    pdf_size = models.BigIntegerField(null=True, blank=True, help_text="Bytes of the PDF rendition.")
+    page_count = models.PositiveIntegerField(null=True, blank=True, help_text="Pages of the PDF rendition.")
+    thumbnail = models.FileField(max_length=255, blank=True, help_text="Storage key of the first page's thumbnail.")
+    thumbnail_width = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail_height = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True, help_text="Why the rendition failed (shown to the owner).")
+    reason = models.CharField(max_length=20, blank=True, help_text="timeout, cpu, crashed, failed, storage, ...")
+    attempts = models.PositiveIntegerField(default=0, help_text="How many times rendering has run.")
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="How long the last attempt took.")
+    rendered_at = models.DateTimeField(null=True, blank=True, help_text="When the last attempt finished.")
+
+    class Meta:
+        indexes = [
+            # renditions_build --failed and the docuid_renditions_pending gauge.
+            models.Index(fields=["status"], name="rendition_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Rendition of {self.version} ({self.status})"

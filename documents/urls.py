@@ -1,6 +1,6 @@
 from django.urls import path
 
-from documents import share_views, views
+from documents import rendition_views, share_views, views
 
 app_name = "documents"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("<int:pk>/open/", views.document_open, name="open"),
     path("<int:pk>/view/", views.document_view, name="view"),
     path("<int:pk>/view/status/", views.document_view_status, name="view_status"),
+    path("<int:pk>/rendition/", rendition_views.document_rendition, name="rendition"),
+    path("<int:pk>/thumbnail/", rendition_views.document_thumbnail, name="thumbnail"),
     path("<int:pk>/download/", views.document_download, name="download"),
     path("<int:pk>/versions/", views.version_add, name="version_add"),
     path("<int:pk>/versions/<int:number>/download/", views.version_download, name="version_download"),

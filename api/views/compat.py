@@ -26,6 +26,7 @@ from api.clients import HasApiKey, request_client
 from api.errors import ApiError
 from api.links import link_signature, link_user
 from api.representations import compat_document, user_details
+from api.views import renditions
 from api.views.base import ApiView
 from audit.actions import Action
 from documents import selectors, services
@@ -279,7 +280,10 @@ class DocumentAccessView(CompatView):
             "status": "active",
             "access": {
                 "url": url if permissions.download else "",
-                "previewUrl": (url + "&inline=1") if permissions.download else "",
+                # The PDF (original or rendition) in a viewer: view permission is enough (api.views.renditions).
+                "previewUrl": request.build_absolute_uri(
+                    f"{_prefix(request)}/documents/{document.pk}/preview?sig={signature}"
+                ),
                 "expiresIn": settings.DOCUID_API_LINK_SECONDS,
                 "method": "GET",
                 "headers": {},
@@ -339,6 +343,8 @@ class ContentView(CompatView):
             s.ContentQuery, {k: request.query_params[k] for k in ("format",) if k in request.query_params}
         )
         document = self.visible_document(request, pk, audit_action=Action.DOCUMENT_OPEN)
+        if query["format"] == "pdf":
+            return renditions.pdf_response(self, request, document)
         return Response({"success": True, "data": self.content_body(request, document, query["format"])})
 
 

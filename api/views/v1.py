@@ -18,6 +18,7 @@ from api.claims import COOKIE_NAME, HEADER_NAME, claim_load, claim_matches_calle
 from api.clients import HasApiKey, request_client
 from api.errors import ApiError
 from api.representations import v1_document, v1_document_detail, v1_user
+from api.views import renditions
 from api.views.base import ApiView
 from api.views.compat import logout, validated
 from audit.actions import Action
@@ -297,13 +298,18 @@ class DocumentContentView(ApiView):
             200: s.ContentOut,
             403: OpenApiResponse(s.V1Error, description="DOCUMENT_ACCESS_DENIED (format=office needs download)."),
             413: OpenApiResponse(s.V1Error, description="DOCUMENT_TOO_LARGE: download it instead."),
-            415: OpenApiResponse(s.V1Error, description="UNSUPPORTED_FORMAT: no text for this type."),
+            415: OpenApiResponse(
+                s.V1Error, description="UNSUPPORTED_FORMAT: no text (or, format=pdf, no PDF) for this type."
+            ),
         }
+        | {k: v for k, v in renditions.PDF_ERRORS.items() if k != 415}
         | DOC_ERRORS,
     )
     def get(self, request, pk: int):
         query = _query(request, s.ContentQuery)
         document = self.visible_document(request, pk, audit_action=Action.DOCUMENT_OPEN)
+        if query["format"] == "pdf":
+            return renditions.pdf_response(self, request, document)
         return Response({"success": True, "data": self.content_body(request, document, query["format"])})
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from audit import record
 from audit.actions import Action, Outcome
-from documents import filetypes, search
+from documents import filetypes, renditions, search
 from documents.errors import DuplicateDocument, UnsupportedFormat, UploadTooLarge
 from documents.models import Document, DocumentVersion, Family, SecurityLevel, Tag
 from documents.services import extraction
@@ -160,6 +160,7 @@ def document_upload(
             document.tags.set(_tags(tags))
             search.refresh_search_vector(document)
             extraction.version_text_queue(version=version)
+            renditions.queue(version=version)
             record(
                 Action.DOCUMENT_UPLOAD,
                 outcome=Outcome.SUCCESS,
@@ -225,6 +226,7 @@ def document_version_add(
             locked.updated_at = timezone.now()
             locked.save(update_fields=["current_version", "mime_type", "size", "sha256", "page_count", "updated_at"])
             extraction.version_text_queue(version=version)
+            renditions.queue(version=version)
             record(
                 Action.DOCUMENT_VERSION,
                 outcome=Outcome.SUCCESS,
