@@ -45,6 +45,9 @@ CONTRACT = {
     "docuid_backup_replicas_pending",
     # Text extraction (issue #14, documents/metrics.py).
     "docuid_extraction_pending",
+    "docuid_audit_unsealed_events",
+    "docuid_audit_oldest_unsealed_age_seconds",
+    "docuid_audit_seal_max_delay_seconds",
     "docuid_extraction_seconds_bucket",
     "docuid_extraction_seconds_sum",
     "docuid_extraction_seconds_count",

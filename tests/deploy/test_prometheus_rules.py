@@ -124,6 +124,8 @@ def test_the_issue_alerts_exist_with_their_severities():
     expected["DocuIDExtractionFallingBehind"] = {"warning"}
     # Renditions failing or falling behind (issue 15): Office files open as a text preview, nothing is down.
     expected["DocuIDRenditionsFailing"] = {"warning"}
+    # The audit sealer behind (issue 16): recent events wait to become tamper-evident, nothing is down.
+    expected["DocuIDAuditSealingBehind"] = {"warning"}
     # Alertmanager failing to deliver: a warning (the page itself may be what fails).
     expected["DocuIDAlertNotificationsFailing"] = {"warning"}
     assert severities == expected
