@@ -9,9 +9,11 @@
   Target: ours >= 0.8x direct. The thumbnail of each rendition (documents.thumbnails, a
   limited child) is timed too, as the rest of what a rendition costs.
 
-(The stamping half is bench/viewer_stamp.py; add it here as a second section.)
+* ``stamping`` — leak-tracing stamps on confidential PDFs (bench/viewer_stamp.py, also
+  runnable alone): opens of a 100-page PDF through gunicorn, stamped against unstamped
+  (target >= 0.5x), and the peak RSS growth while a 500 MB PDF is stamped (< 64 MB).
 
-    .venv/bin/python bench/viewer.py [--section conversions] [--files 6]
+    .venv/bin/python bench/viewer.py [--section conversions|stamping] [--files 6] [--pages 100] [--big-mb 500]
 
 Prints a table and writes var/bench/viewer.json (figures for bench/README.md, "Viewer").
 """
@@ -150,13 +152,27 @@ def conversions(args) -> dict:
     return {"isolation": office.isolation()[0], "files_per_type": args.files, "types": results}
 
 
-SECTIONS = {"conversions": conversions}
+def stamping(args) -> dict:
+    """Stamped against unstamped opens, and memory for a 500 MB PDF (bench/viewer_stamp.py)."""
+    from bench import viewer_stamp
+
+    with tempfile.TemporaryDirectory(prefix="docuid-bench-stamp-") as tmp:
+        return {
+            "memory": viewer_stamp.memory_bench(Path(tmp), args.big_mb),
+            "throughput": viewer_stamp.throughput_bench(Path(tmp), args.pages, args.requests),
+        }
+
+
+SECTIONS = {"conversions": conversions, "stamping": stamping}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--section", choices=sorted(SECTIONS), action="append", help="default: all")
     parser.add_argument("--files", type=int, default=6, help="files per type (conversions)")
+    parser.add_argument("--pages", type=int, default=100, help="pages of the opened PDF (stamping)")
+    parser.add_argument("--requests", type=int, default=40, help="opens per run (stamping)")
+    parser.add_argument("--big-mb", type=int, default=500, help="size of the memory-test PDF (stamping)")
     args = parser.parse_args()
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

@@ -206,7 +206,16 @@ class DocumentAdmin(admin.ModelAdmin):
         "current_version",
         "content_link",
     )
-    fields = ("owner", "title", "description", "category", "tags", "security_level", *readonly_fields)
+    fields = (
+        "owner",
+        "title",
+        "description",
+        "category",
+        "tags",
+        "security_level",
+        "allow_original_download",
+        *readonly_fields,
+    )
     inlines = (DocumentVersionInline, GrantInline, ShareInline)
     actions = ("grant_to_group",)
 

@@ -6,5 +6,5 @@ class DocumentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the signal that deletes a rendition's files with its version.
-        from documents import renditions  # noqa: F401
+        # Registers the signals that delete a rendition's files, and stamping templates, with their version.
+        from documents import renditions, watermark  # noqa: F401

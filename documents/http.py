@@ -19,7 +19,8 @@ from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
-from documents import filetypes, watermark
+from documents import filetypes, renditions, watermark
+from documents.errors import OriginalWithheld
 from documents.models import DocumentVersion
 
 CHUNK_SIZE = 64 * 1024
@@ -101,9 +102,36 @@ def _etag(version: DocumentVersion) -> str:
     return f'"{version.sha256}"'
 
 
+def download_target(request: HttpRequest, version: DocumentVersion) -> DocumentVersion:
+    """What a download of `version` sends: the version, or for a confidential Office original its PDF.
+
+    A confidential or restricted Word/Excel/PowerPoint/OpenDocument original would leave
+    unstamped, so unless its owner allowed originals (Document.allow_original_download) a
+    download gets the PDF rendition instead, which file_response then stamps. No
+    rendition yet, or none could be made: OriginalWithheld (409), never the original.
+    """
+    if not original_withheld(version):
+        return version
+    pdf = renditions.pdf_version(version)
+    if pdf is None:
+        raise OriginalWithheld(pending=renditions.preview_for(version).state == "pending")
+    request.docuid_rendition_sent = True
+    return pdf
+
+
+def original_withheld(version: DocumentVersion) -> bool:
+    """A confidential Office original whose download sends its stamped PDF instead (download_target)."""
+    document = version.document
+    return (
+        document.security_level in watermark.STAMPED_LEVELS
+        and not document.allow_original_download
+        and renditions.needs_pdf(version)
+    )
+
+
 def stamps(version: DocumentVersion) -> bool:
-    """Whether file_response sends this version stamped (so never by ranges, never as stored)."""
-    return watermark.applies(version.document, version.mime_type)
+    """Whether a download of this version goes out stamped (so never by ranges, never as stored)."""
+    return watermark.applies(version.document, version.mime_type) or original_withheld(version)
 
 
 def _stamped_response(request: HttpRequest, version: DocumentVersion, headers: dict) -> HttpResponse:
@@ -132,8 +160,11 @@ def file_response(
 
     A confidential or restricted PDF is stamped for request.user, or for whom
     watermark.remember named (a share link's recipient); raises watermark.WatermarkError
-    when it cannot be stamped.
+    when it cannot be stamped. A download of a confidential Office original sends its
+    stamped PDF (download_target).
     """
+    if as_attachment:
+        version = download_target(request, version)
     headers = {
         # A name saved before uploads refused active extensions (.html, .svg) gets a harmless one added.
         "Content-Disposition": content_disposition_header(
@@ -145,7 +176,7 @@ def file_response(
         "Accept-Ranges": "bytes",
         **(extra_headers or {}),
     }
-    if stamps(version):
+    if watermark.applies(version.document, version.mime_type):
         return _stamped_response(request, version, headers)
     if request.method == "HEAD":
         # Headers only, and the file is never opened: a HEAD must not cost what a download does.

@@ -82,6 +82,11 @@ class Document(models.Model):
         default=SecurityLevel.INTERNAL,
         help_text="Restricted documents cannot be shared by link.",
     )
+    allow_original_download = models.BooleanField(
+        default=False,
+        help_text="Confidential and restricted Office documents only: downloads get the original file. "
+        "Off (the default): they get its PDF, stamped with who downloads it.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, help_text="Last change to content or metadata.")
     current_version = models.ForeignKey(

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.actions import Outcome
 from documents import http, previews, selectors, services, throttle, watermark
-from documents.errors import DocumentError
+from documents.errors import DocumentError, NotSendable
 from documents.forms import ShareForm, SharePasswordForm, ShareUpdateForm
 from documents.models import Family, SecurityLevel, Share, ShareAccess
 from documents.views import INLINE_FAMILIES, confirm_page, confirmed, end_of_day, error_page, visible_or_404
@@ -287,6 +287,14 @@ def _content(request: HttpRequest, token: str, kind: str) -> HttpResponse:
         raise Http404("No content.")
     if request.method != "HEAD" and _serves_file(share, kind) and http.stamps(version):
         # A confidential PDF goes out stamped with the link's recipient; the view's event records the stamp.
+        if kind == "download":
+            try:  # a confidential Office original leaves as its PDF: refused before a view is counted if not made
+                http.download_target(request, version)
+            except NotSendable as exc:
+                services.share_access_record(
+                    share=share, kind=kind, outcome=Outcome.FAILURE, reason=exc.code.lower(), request=request
+                )
+                raise
         watermark.remember(request, watermark.stamp_for_share(share, request))
     if request.method == "HEAD":
         # Headers only (http.file_response never opens the file for HEAD): audited, never a view.

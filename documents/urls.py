@@ -1,6 +1,6 @@
 from django.urls import path
 
-from documents import rendition_views, share_views, views
+from documents import original_views, rendition_views, share_views, views
 
 app_name = "documents"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/rendition/", rendition_views.document_rendition, name="rendition"),
     path("<int:pk>/thumbnail/", rendition_views.document_thumbnail, name="thumbnail"),
     path("<int:pk>/download/", views.document_download, name="download"),
+    path("<int:pk>/original-download/", original_views.document_original_download, name="original_download"),
     path("<int:pk>/versions/", views.version_add, name="version_add"),
     path("<int:pk>/versions/<int:number>/download/", views.version_download, name="version_download"),
     path("<int:pk>/delete/", views.document_delete, name="delete"),

@@ -37,7 +37,6 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import BinaryIO
 
 import pikepdf
 from django.conf import settings
@@ -49,7 +48,7 @@ from django.dispatch import receiver
 from accounts.phone import mask_phone
 from docuid.request_context import current_request_id
 from documents.errors import NotSendable
-from documents.models import DocumentVersion
+from documents.models import DocumentVersion, Rendition
 
 logger = logging.getLogger("docuid.documents.watermark")
 
@@ -418,35 +417,6 @@ def stamp_path(source: str, target: str, text: str) -> int:
     return pages
 
 
-def stamped_copy(fieldfile, text: str) -> tuple[BinaryIO, int]:
-    """A stamped copy of the stored PDF as an open, already-unlinked temporary file, and its size.
-
-    A storage with local paths is read in place; any other (S3) is first copied to a
-    temporary file in 1 MB chunks. Nothing is ever held whole in memory.
-    """
-    directory = temp_dir()
-    cleanup: list[str] = []
-    try:
-        try:
-            source = fieldfile.storage.path(fieldfile.name)
-        except NotImplementedError:
-            handle, source = tempfile.mkstemp(prefix="docuid-src-", suffix=".pdf", dir=directory)
-            cleanup.append(source)
-            with os.fdopen(handle, "wb") as out, fieldfile.storage.open(fieldfile.name, "rb") as remote:
-                shutil.copyfileobj(remote, out, COPY_CHUNK)
-        handle, target = tempfile.mkstemp(prefix="docuid-stamped-", suffix=".pdf", dir=directory)
-        os.close(handle)
-        cleanup.append(target)
-        stamp_path(source, target, text)
-        result = open(target, "rb")  # noqa: SIM115 — the response closes it
-        size = os.fstat(result.fileno()).st_size
-        return result, size
-    finally:
-        for path in cleanup:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)  # the open stamped copy lives on until the response closes it
-
-
 # --- Templates: one rewrite per version, then every copy is a patched stream ----------------
 #
 # Rewriting the whole PDF for every request costs about as much as qpdf takes to copy the
@@ -672,3 +642,10 @@ def stamped_stream(fieldfile, text: str) -> tuple[Iterator[bytes], int]:
 def _template_goes_with_the_version(sender, instance: DocumentVersion, **kwargs) -> None:
     if instance.file.name:
         transaction.on_commit(lambda: template_delete(instance.file.storage, instance.file.name), robust=True)
+
+
+@receiver(post_delete, sender=Rendition)
+def _template_goes_with_the_rendition(sender, instance: Rendition, **kwargs) -> None:
+    """A confidential Office file's PDF rendition has a template too (its downloads are stamped)."""
+    if instance.pdf.name:
+        transaction.on_commit(lambda: template_delete(instance.pdf.storage, instance.pdf.name), robust=True)

@@ -3,6 +3,8 @@ a bound on the body, rate-limit headers on every response, no caching, and the d
 that run the documents app's access check and audit trail."""
 
 import base64
+import io
+import os
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -111,12 +113,15 @@ class ApiView(APIView):
         return response
 
     def content_file(self, request, version):
-        """The bytes format=office sends: the stored file, or a stamped copy of a confidential PDF."""
+        """The bytes format=office sends: the stored file, or a stamped copy of a confidential PDF (or of the
+        PDF of a confidential Office original: see documents.http.download_target)."""
         if not http.stamps(version):
             return version.file.storage.open(version.file.name, "rb")
+        target = http.download_target(request._request, version)  # a confidential Office original: its PDF
         stamp = watermark.remember(request._request, watermark.stamp_for_user(request.user, request._request))
-        fileobj, _size = watermark.stamped_copy(version.file, stamp.text)
-        return fileobj
+        # In memory like the base64 it becomes: bounded by DOCUID_API_CONTENT_MAX_MB (checked before).
+        chunks, _size = watermark.stamped_stream(target.file, stamp.text)
+        return io.BytesIO(b"".join(chunks))
 
     @contextmanager
     def storage_failure_recorded(self, request, action: str, document: Document, version, *, user=None, **data):
@@ -156,11 +161,15 @@ class ApiView(APIView):
                     f"The document is larger than {settings.DOCUID_API_CONTENT_MAX_MB} MB; use the download instead.",
                 )
             self.require_download(request, document)
+            stamped = http.stamps(version)
             with (
                 self.storage_failure_recorded(request, Action.DOCUMENT_DOWNLOAD, document, version, format="office"),
                 self.content_file(request, version) as fileobj,
             ):
-                data = fileobj.read(version.size + 1) if not http.stamps(version) else fileobj.read()
+                data = fileobj.read() if stamped else fileobj.read(version.size + 1)
+            if stamped and http.original_withheld(version):
+                # A confidential Office original leaves only as its stamped PDF (documents.http.download_target).
+                base |= {"fileName": os.path.splitext(version.original_name)[0] + ".pdf", "fileType": "application/pdf"}
             services.document_access_record(
                 action=Action.DOCUMENT_DOWNLOAD,
                 actor=request.user,

@@ -1,6 +1,7 @@
 """Writes about documents; views, the admin, the API and commands call these and nothing lower."""
 
 from documents.services.access import document_access_record
+from documents.services.originals import document_original_download_set
 from documents.services.sharing import (
     grant_add,
     grant_remove,
@@ -16,6 +17,7 @@ from documents.services.uploads import document_delete, document_upload, documen
 __all__ = [
     "document_access_record",
     "document_delete",
+    "document_original_download_set",
     "document_upload",
     "document_version_add",
     "grant_add",
