@@ -16,7 +16,8 @@ from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 
 from audit.actions import Action
-from documents.models import Family, SecurityLevel
+from documents.models import Family, Rendition, SecurityLevel
+from documents.renditions import UNTHUMBNAILED_LEVELS
 
 
 class _Labels(dict):
@@ -35,6 +36,8 @@ class _Default(dict):
         return self.default
 
 
+# A thumbnail whose size was not recorded is laid out in this box (renditions draw them 320 px wide).
+THUMBNAIL_BOX = (320, 414)
 ACTION_LABELS = _Labels(Action.choices)
 FAMILY_LABELS = _Labels(Family.choices)
 LEVEL_LABELS = _Labels(SecurityLevel.choices)
@@ -82,13 +85,38 @@ def _row_context(documents, *, user, detail_prefix: str) -> dict:
 
 
 def document_list_content(request, context: dict) -> SafeString:
-    """The document list page's content (templates/jinja2/documents/list_content.html), rows included.
+    """The document list page's content (templates/jinja2/documents/list_content.html), rows or cards included.
 
-    `context` is the view's (form, errors, page, values, filtered, past_end, querystring, choices).
+    `context` is the view's (form, errors, page, values, filtered, past_end, querystring, choices,
+    layout: "table" or "grid", table_query / grid_query: the same list in the other layout).
     """
     list_url = reverse("documents:list")
-    rows = _row_context(context["page"].documents, user=request.user, detail_prefix=list_url)
+    documents = context["page"].documents
+    rows = _row_context(documents, user=request.user, detail_prefix=list_url)
+    if context.get("layout") == "grid":
+        rows["thumbnails"] = thumbnails_of(documents)
+        rows["thumbnail_suffix"] = "/thumbnail/"
     return _render("documents/list_content.html", {**context, **rows, "list_url": list_url}, request)
+
+
+def thumbnails_of(documents) -> dict:
+    """document id → (width, height, version id) of its current version's thumbnail, in one query.
+
+    Only the grid asks (the table shows none, and keeps its query count). Documents without a
+    thumbnail (text, a rendition not made yet or failed, confidential and restricted documents,
+    whose first page is not shown unstamped) get the file-type icon instead.
+    """
+    shown = [d for d in documents if d.current_version_id and d.security_level not in UNTHUMBNAILED_LEVELS]
+    if not shown:
+        return {}
+    # The same rule as renditions.thumbnail_for (a thumbnail file exists), for the whole page at once.
+    found = {
+        version_id: (width or THUMBNAIL_BOX[0], height or THUMBNAIL_BOX[1])
+        for version_id, width, height in Rendition.objects.filter(version_id__in=[d.current_version_id for d in shown])
+        .exclude(thumbnail="")
+        .values_list("version_id", "thumbnail_width", "thumbnail_height")
+    }
+    return {d.pk: (*found[d.current_version_id], d.current_version_id) for d in shown if d.current_version_id in found}
 
 
 def history_rows(events) -> SafeString:

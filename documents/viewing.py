@@ -11,13 +11,13 @@ from typing import Literal
 
 from django.urls import reverse
 
+from documents import renditions
 from documents.models import Document, DocumentVersion, Family
 
 Kind = Literal["pdf", "image", "preview"]
 State = Literal["ready", "pending", "failed", "none"]
 
-# Families LibreOffice turns into a PDF rendition (documents.renditions).
-CONVERTED_FAMILIES = {Family.WORD, Family.EXCEL, Family.POWERPOINT}
+CONVERTED_FAMILIES = renditions.CONVERTED_FAMILIES  # what LibreOffice turns into a PDF
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,6 @@ class Viewing:
 
 def _rendition(version: DocumentVersion) -> tuple[State, str]:
     """The state of `version`'s PDF rendition and its URL when ready (documents.renditions)."""
-    try:
-        from documents import renditions
-    except ImportError:  # the renditions backend is not installed in this build
-        return "none", ""
     preview = renditions.preview_for(version)
     return preview.state, (preview.pdf_url if preview.state == "ready" else "")
 

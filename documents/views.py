@@ -88,6 +88,10 @@ def document_list(request: HttpRequest) -> HttpResponse:
         page = first
     params = request.GET.copy()
     params.pop("page", None)
+    layout = "grid" if params.get("view") == "grid" else "table"
+    as_table, as_grid = params.copy(), params.copy()
+    as_table.pop("view", None)
+    as_grid["view"] = "grid"
     values = {name: request.GET.get(name, "") for name in LIST_FIELDS}
     suggested = params.copy()
     if page.did_you_mean:
@@ -106,6 +110,9 @@ def document_list(request: HttpRequest) -> HttpResponse:
             "highlights": page.highlights,
             "did_you_mean": page.did_you_mean,
             "did_you_mean_query": suggested.urlencode() if page.did_you_mean else "",
+            "layout": layout,
+            "table_query": as_table.urlencode(),
+            "grid_query": as_grid.urlencode(),
         },
     )
     return render(request, "documents/list.html", {"content": content})
@@ -122,6 +129,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "document": document,
         "filetype": rendering.FAMILY_ICONS[document.family],
+        "thumbnail": rendering.thumbnails_of([document]).get(document.pk),
         "permissions": permissions,
         "tags": list(document.tags.all()),
         "versions": list(selectors.document_versions(document)) if permissions.manage else [],

@@ -19,7 +19,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_static.models import StaticDevice
 
 from accounts import services as account_services
-from documents import samples
+from documents import renditions, samples
 from documents import services as document_services
 from documents.models import Permission, ShareAccess
 from operations import maintenance
@@ -127,6 +127,8 @@ def world(site: str) -> dict:
     text = make_document(owner, name="Meeting notes.txt", data=samples.text_bytes("Agenda\nBudget\nHiring\n"))
     image = make_document(owner, name="Logo.png", data=samples.png_bytes(64, 64))
     sheet = make_document(owner, name="Budget.xlsx", data=samples.xlsx_bytes(), category="Finance")
+    for drawn in (pdf, image):  # thumbnails for the grid and the detail page (no worker runs in tests)
+        renditions.build(version=drawn.current_version)
     document_services.grant_add(
         acting_user=owner, document=pdf, user=grantee, permission=Permission.DOWNLOAD, notify=False
     )
@@ -230,6 +232,11 @@ def visits(site: str, w: dict, settings) -> list[Visit]:
         Visit("document detail (grantee)", "grantee", f"/documents/{pdf}/"),
         Visit("open (text)", "owner", f"/documents/{text}/open/"),
         Visit("open (spreadsheet)", "owner", f"/documents/{sheet}/open/"),
+        Visit("open page (PDF viewer)", "owner", f"/documents/{pdf}/view/", shot="open", ready="[data-state=ready]"),
+        Visit("open page (PDF viewer, grantee)", "grantee", f"/documents/{pdf}/view/", ready="[data-state=ready]"),
+        Visit("open page (image)", "owner", f"/documents/{w['image'].pk}/view/"),
+        Visit("open page (spreadsheet)", "owner", f"/documents/{sheet}/view/"),
+        Visit("document list (grid)", "owner", "/documents/?view=grid", shot="documents-grid"),
         Visit("upload", "owner", "/documents/upload/"),
         Visit("share form", "owner", f"/documents/{pdf}/share/"),
         Visit("share created", "owner", share_created, shot="share-created"),

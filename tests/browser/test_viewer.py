@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from documents import samples
+from documents import renditions, samples
+from documents.models import RenditionStatus
 from tests.browser.test_page_audit import RECORD_CSP, SCREENSHOTS, VIEWPORTS, session_cookie
+from tests.documents import office_files
 from tests.factories import UserFactory, make_document
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,7 +68,7 @@ def screenshot(page, name: str, viewport: str) -> None:
         page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}-{viewport}.png"), full_page=True)
 
 
-def assert_pdf_drawn(page, word: str, pages: int):
+def assert_pdf_drawn(page, word: str, pages: int, *, portrait: bool = True):
     page.wait_for_selector("[data-pdf-viewer][data-state=ready]")
     assert page.locator(".pdf-page").count() == pages
     assert page.evaluate(INKED_PIXELS) > 50
@@ -74,7 +76,8 @@ def assert_pdf_drawn(page, word: str, pages: int):
         "word => document.querySelector('.pdf-page[data-page=\"1\"] .textLayer')?.textContent.includes(word)", arg=word
     )
     box = page.locator('.pdf-page[data-page="1"]').bounding_box()
-    assert box["width"] <= page.viewport_size["width"] and box["height"] > box["width"]  # a portrait page, fitted
+    assert box["width"] <= page.viewport_size["width"]  # fitted to the window
+    assert (box["height"] > box["width"]) is portrait
 
 
 def test_a_pdf_is_drawn_with_its_words_and_file_name(open_page, site, owner, viewport):
@@ -118,3 +121,96 @@ def test_without_javascript_the_page_links_to_the_pdf(browser, site, owner):
         assert page.locator("text=Download No script.pdf").count() == 1
     finally:
         context.close()
+
+
+# Each Office/OpenDocument type, built by its Python library: (bytes, a word on its first page, portrait?).
+OFFICE = {
+    "docx": (lambda: office_files.docx_bytes(["Walrus memo first page", "Second page"]), "Walrus", True),
+    "xlsx": (lambda: office_files.xlsx_bytes({"Budget": [["Walrus", "12"], ["Otter", "30"]]}), "Walrus", True),
+    "pptx": (lambda: office_files.pptx_bytes(["Walrus slide one", "Slide two"]), "Walrus", False),
+    "odt": (lambda: office_files.odt_bytes(["Walrus letter"]), "Walrus", True),
+}
+
+
+@pytest.fixture
+def no_worker(monkeypatch):
+    """Renditions are made by the test (renditions.build), not queued to a broker no worker reads."""
+    monkeypatch.setattr(renditions, "_enqueue", lambda version_id: None)
+
+
+def office_document(owner, kind: str, *, built: bool = True):
+    """(document, word, portrait, pages of its rendition or None)."""
+    make, word, portrait = OFFICE[kind]
+    document = make_document(owner, name=f"Walrus {kind}.{kind}", data=make())
+    pages = None
+    if built:
+        rendition = renditions.build(version=document.current_version)
+        assert rendition.status == RenditionStatus.DONE, rendition.error
+        pages = rendition.page_count
+    return document, word, portrait, pages
+
+
+@pytest.mark.parametrize("kind", sorted(OFFICE))
+def test_an_office_file_is_drawn_from_its_pdf_rendition(open_page, site, owner, viewport, no_worker, kind):
+    document, word, portrait, pages = office_document(owner, kind)
+    open_page.goto(f"{site}/documents/{document.pk}/view/")
+    assert_pdf_drawn(open_page, word, pages=pages, portrait=portrait)
+    assert f"Walrus {kind}.{kind}" in open_page.locator(".open-file").inner_text()
+    assert_clean(open_page)
+    screenshot(open_page, f"open-{kind}", viewport)
+
+
+def test_a_rendition_being_made_shows_the_text_then_the_viewer_by_itself(open_page, site, owner, viewport, no_worker):
+    document, word, _, _ = office_document(owner, "docx", built=False)
+    open_page.goto(f"{site}/documents/{document.pk}/view/")
+    assert "The preview is being prepared." in open_page.locator("[data-preview-pending]").inner_text()
+    assert word in open_page.locator("pre.preview").inner_text()  # the text, meanwhile
+    screenshot(open_page, "open-pending", viewport)
+    renditions.build(version=document.current_version)
+    # The page polls documents:view_status and reloads itself once the PDF is ready.
+    assert_pdf_drawn(open_page, word, pages=2)
+    assert open_page.locator("[data-preview-pending]").count() == 0
+    assert_clean(open_page)
+
+
+# Layout shifts measured by the browser since the page started (Cumulative Layout Shift).
+LAYOUT_SHIFT = """() => new Promise((resolve) => {
+  let total = 0;
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) if (!e.hadRecentInput) total += e.value; })
+    .observe({type: 'layout-shift', buffered: true});
+  setTimeout(() => resolve(total), 300);
+})"""
+
+
+def test_the_grid_shows_thumbnails_that_load_without_moving_anything(open_page, site, owner, viewport, no_worker):
+    pdf = make_document(owner, name="Grid report.pdf", data=samples.pdf_bytes("Grid report", pages=2))
+    image = make_document(owner, name="Grid photo.png", data=samples.png_bytes(300, 200, (200, 40, 40)))
+    office_document(owner, "docx")
+    make_document(owner, name="Grid notes.txt", data=samples.text_bytes("no thumbnail for text\n"))
+    secret = make_document(owner, name="Grid secret.pdf", security_level="confidential")
+    for document in (pdf, image, secret):
+        renditions.build(version=document.current_version)
+    open_page.goto(f"{site}/documents/")
+    open_page.click(".doc-layout >> text=Grid")
+    open_page.wait_for_url("**/documents/?view=grid")
+    assert open_page.locator(".doc-layout a[aria-current=true]").inner_text() == "Grid"
+    cards = open_page.locator(".doc-card")
+    assert cards.count() == 5
+    thumbs = open_page.locator(".doc-card img")
+    assert thumbs.count() == 3  # the PDF, the image, the Word file; not the text nor the confidential PDF
+    for index in range(thumbs.count()):
+        thumb = thumbs.nth(index)
+        assert thumb.get_attribute("loading") == "lazy"
+        assert thumb.get_attribute("alt").startswith("First page of ")
+        assert int(thumb.get_attribute("width")) > 0 and int(thumb.get_attribute("height")) > 0
+        thumb.scroll_into_view_if_needed()
+        open_page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+    assert open_page.evaluate(LAYOUT_SHIFT) < 0.01
+    screenshot(open_page, "documents-grid", viewport)
+    # The layout stays through a search, and the table is one click away.
+    open_page.fill("#id_q", "Grid")
+    open_page.press("#id_q", "Enter")
+    open_page.wait_for_url("**view=grid**")
+    open_page.click(".doc-layout >> text=Table")
+    assert open_page.locator("table.doc-table").count() == 1
+    assert_clean(open_page)
