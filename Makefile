@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv migrate demo lint format bench-documents bench-backup bench-metrics bench-search bench-viewer clean prod prod-down screenshots
+.PHONY: run test venv migrate demo lint format bench-documents bench-backup bench-metrics bench-search bench-viewer bench-audit clean prod prod-down screenshots
 
 venv: $(STAMP)
 
@@ -97,6 +97,12 @@ bench-metrics: venv
 # contained conversion vs calling soffice directly (target >= 0.8x). BENCH_ARGS="--files 10".
 bench-viewer: venv
 	$(PY) bench/viewer.py $(BENCH_ARGS)
+
+# Audit-append scaling (issue #16): transactions recording one audit event then 2 ms of work, 1 vs 8 writer
+# processes, synchronous commit on, next to a plain table and the old global lock (PostgreSQL, its own database
+# BENCH_AUDIT_DATABASE_URL, dropped and re-created). Target: 8 writers >= 4x one. BENCH_ARGS="--seconds 5".
+bench-audit: venv
+	$(PY) bench/audit.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -1,0 +1,272 @@
+"""Audit-append scaling benchmark (issue #16): audited transactions from 1 and 8 concurrent writers.
+
+    make bench-audit                          (or: .venv/bin/python bench/audit.py)
+    make bench-audit BENCH_ARGS="--seconds 5"
+
+On PostgreSQL (BENCH_AUDIT_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/docuid_bench_audit, dropped and re-created) with
+synchronous commit on, each writer process runs transactions that record one audit
+event and then do 2 ms of other work (a sleep: I/O the request would wait for), as a
+document view does. Three ways of recording, each with 1 and 8 writers:
+
+- audit:  audit.record() as it is now: a plain INSERT, sealed later. The sealer runs
+          beside the writers every AUDIT_SEAL_INTERVAL seconds, as the beat task does.
+- plain:  the same row inserted into a plain table of the same shape (no triggers).
+- locked: audit.record() behind one transaction-scoped advisory lock, as every
+          append was before audit migration 0005 (the issue's "global lock").
+
+It prints transactions per second, p50/p99 latency, the 8-writer / 1-writer ratio of
+each, how far sealing lagged behind and whether audit_verify passes afterwards; the
+figures are written to var/bench/audit.json. Targets: audit 8 writers >= 4x one writer.
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/docuid_bench_audit"
+WORK_SECONDS = 0.002
+PLAIN_TABLE = "bench_plain_event"
+LOCK_KEY = 4242_1616
+MODES = ("audit", "plain", "locked")
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def setup_django(url: str, *, create: bool) -> None:
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    if "bench" not in name:
+        raise SystemExit(f"Refusing to drop {name!r}: the benchmark database's name must contain 'bench'.")
+    if create:
+        admin_url = url.rsplit("/", 1)[0] + "/postgres"
+        subprocess.run(["psql", admin_url, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=True)
+        subprocess.run(["psql", admin_url, "-qc", f'CREATE DATABASE "{name}"'], check=True)
+    os.environ.update(
+        {
+            # Never DATABASE_URL from the caller: this database is dropped and re-created.
+            "DATABASE_URL": url,
+            "DJANGO_SETTINGS_MODULE": "docuid.settings",
+            "SECRET_KEY": "bench-only-secret-key-not-for-any-deployment-0123456789",
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DOCUID_VAR_DIR": str(ROOT / "var" / "bench-audit"),
+            "REDIS_URL": "",
+            "CELERY_BROKER_URL": "",
+        }
+    )
+    import logging
+
+    import django
+
+    logging.disable(logging.INFO)  # one JSON line per event would measure the log handler
+    django.setup()
+    if create:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+
+
+def prepare() -> tuple[int, int]:
+    """A person (who is also the audited object: any saved row will do); the plain table, same shape, no triggers."""
+    from django.db import connection
+
+    from accounts.models import User
+
+    user = User.objects.create_user(phone_number="+13125552000", name="Bench Person")
+    document = user
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {PLAIN_TABLE} (LIKE audit_auditevent INCLUDING ALL)")
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on", "the benchmark measures with synchronous commit on"
+    return user.pk, document.pk
+
+
+def _transaction(mode: str, user, document, cursor) -> None:
+    from django.db import transaction
+
+    from audit import record
+    from audit.actions import Action
+
+    with transaction.atomic():
+        if mode == "locked":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        if mode == "plain":
+            event = _plain_row(user, document)
+            cursor.execute(
+                f"INSERT INTO {PLAIN_TABLE} (time, action, outcome, actor_id, actor_repr, target_type, "
+                "target_id, target_repr, request_id, masked_ip, user_agent, data, hash) "
+                "VALUES (now(), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                event,
+            )
+        else:
+            record(Action.DOCUMENT_VIEW, actor=user, target=document, data={"via": "bench"})
+        time.sleep(WORK_SECONDS)
+
+
+def _plain_row(user, document) -> list:
+    """The values audit.record() would store, prepared the same way (normalised data, content hash)."""
+    from django.utils import timezone
+
+    from audit.chain import content_hash
+    from audit.models import AuditEvent
+    from audit.services import normalize_data
+
+    data = normalize_data({"via": "bench"})
+    event = AuditEvent(
+        time=timezone.now(),
+        action="document.view",
+        outcome="success",
+        actor_id=user.pk,
+        actor_repr="Bench Person (+1•••••••0123)",
+        target_type="accounts.user",
+        target_id=str(document.pk),
+        target_repr=str(document),
+        data=data,
+    )
+    return [
+        event.action, event.outcome, event.actor_id, event.actor_repr, event.target_type, event.target_id,
+        event.target_repr, "", "", "", json.dumps(data), content_hash(event),
+    ]  # fmt: skip
+
+
+def writer(url: str, mode: str, user_id: int, document_id: int, seconds: float, start, results) -> None:
+    setup_django(url, create=False)
+    from django.db import connection
+
+    from accounts.models import User
+
+    user, document = User.objects.get(pk=user_id), User.objects.get(pk=document_id)
+    latencies = []
+    with connection.cursor() as cursor:
+        _transaction(mode, user, document, cursor)  # warm: connection, caches
+        start.wait()
+        deadline = time.perf_counter() + seconds
+        while (began := time.perf_counter()) < deadline:
+            _transaction(mode, user, document, cursor)
+            latencies.append(time.perf_counter() - began)
+    connection.close()
+    results.put(latencies)
+
+
+def sealer(url: str, interval: float, stop, lag) -> None:
+    """As the beat task: seal every `interval` seconds; report the oldest unsealed age seen before each run."""
+    setup_django(url, create=False)
+    from django.db import connection
+
+    from audit.sealer import audit_seal
+    from audit.selectors import unsealed_stats
+
+    worst = 0.0
+    while not stop.wait(interval):
+        worst = max(worst, unsealed_stats().age_seconds())
+        audit_seal()
+    connection.close()
+    lag.put(worst)
+
+
+def run(url: str, mode: str, writers: int, seconds: float, ids: tuple[int, int], interval: float) -> dict:
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(writers + 1), context.Queue()
+    stop, lag = context.Event(), context.Queue()
+    seal = context.Process(target=sealer, args=(url, interval, stop, lag)) if mode == "audit" else None
+    if seal:
+        seal.start()
+    processes = [
+        context.Process(target=writer, args=(url, mode, *ids, seconds, start, results)) for _ in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    start.wait()
+    began = time.perf_counter()
+    latencies = [value for _ in processes for value in results.get()]
+    elapsed = time.perf_counter() - began
+    for process in processes:
+        process.join()
+    worst_lag = None
+    if seal:
+        stop.set()
+        worst_lag = lag.get()
+        seal.join()
+    latencies.sort()
+    return {
+        "mode": mode,
+        "writers": writers,
+        "transactions": len(latencies),
+        "per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "worst_seal_lag_s": None if worst_lag is None else round(worst_lag, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each run (default 10)")
+    parser.add_argument("--writers", type=int, default=8, help="the concurrent run's writer processes (default 8)")
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_AUDIT_DATABASE_URL", DEFAULT_DB)
+    setup_django(url, create=True)
+    from django.conf import settings
+    from django.db import connection
+
+    from audit.sealer import audit_seal
+    from audit.selectors import audit_chain_verify
+
+    ids = prepare()
+    connection.close()
+    load = os.getloadavg()
+    log(f"{platform.node()}: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    rows = []
+    for mode in MODES:
+        for writers in (1, args.writers):
+            row = run(url, mode, writers, args.seconds, ids, settings.AUDIT_SEAL_INTERVAL)
+            rows.append(row)
+            lag = f", worst seal lag {row['worst_seal_lag_s']} s" if row["worst_seal_lag_s"] is not None else ""
+            log(
+                f"{mode:6} {writers} writer(s): {row['per_second']:7.1f} tx/s, "
+                f"p50 {row['p50_ms']:.2f} ms, p99 {row['p99_ms']:.2f} ms{lag}"
+            )
+    ratios = {}
+    for mode in MODES:
+        one, many = (next(r for r in rows if r["mode"] == mode and r["writers"] == w) for w in (1, args.writers))
+        ratios[mode] = round(many["per_second"] / one["per_second"], 2)
+        log(f"{mode:6} {args.writers} writers / 1 writer: {ratios[mode]:.2f}x")
+    while audit_seal().events:
+        pass
+    result = audit_chain_verify()
+    log(f"audit_verify: intact={result.intact}, {result.checked} events in {result.batches} batches")
+    met = ratios["audit"] >= 4
+    log(f"target audit {args.writers} writers >= 4x one writer: {'met' if met else 'MISSED'} ({ratios['audit']}x)")
+    out = ROOT / "var" / "bench" / "audit.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "host": platform.node(),
+                "cpus": os.cpu_count(),
+                "load_average": load,
+                "seconds": args.seconds,
+                "rows": rows,
+                "ratios": ratios,
+                "verified": {"intact": result.intact, "events": result.checked, "batches": result.batches},
+            },
+            indent=2,
+        )
+    )
+    log(f"written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
