@@ -16,6 +16,7 @@ is closed at interpreter exit. Threads of one process take turns (a lock).
 
 import atexit
 import contextlib
+import functools
 import json
 import os
 import select
@@ -48,6 +49,7 @@ class Outcome:
     error: str = ""
     reason: str = ""
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the grandchild's CPU time (with tesseract's or LibreOffice's) and the zygote's share
 
 
 class ZygoteGone(Exception):
@@ -234,33 +236,38 @@ def _wait(zygote: Zygote, pid: int, started: float, timeout_seconds: float) -> O
     answer = zygote.receive_or_gone(time.monotonic() + REPORT_SECONDS)
     seconds = _since(started)
     exit = json.loads(status)
+    cpu = exit.get("cpu", 0.0) if isinstance(exit.get("cpu"), float) else 0.0
+    failed = functools.partial(Outcome, "failed", seconds=seconds, cpu_seconds=cpu)
     if exit["truncated"]:
-        return Outcome("failed", error="Extraction gave more text than allowed.", reason="crashed", seconds=seconds)
+        return failed(error="Extraction gave more text than allowed.", reason="crashed")
     if exit["signal"] in (signal.SIGXCPU, signal.SIGKILL):
-        return Outcome("failed", error="Extraction used more CPU time than allowed.", reason="cpu", seconds=seconds)
+        return failed(error="Extraction used more CPU time than allowed.", reason="cpu")
     if exit["code"] == 71:
-        return Outcome("failed", error="The file needs more memory than allowed.", reason="memory", seconds=seconds)
+        return failed(error="The file needs more memory than allowed.", reason="memory")
     if exit["code"] != 0:
-        return Outcome(
-            "failed", error="Extraction stopped (memory limit or a damaged file).", reason="crashed", seconds=seconds
-        )
-    return _outcome(answer, seconds)
+        return failed(error="Extraction stopped (memory limit or a damaged file).", reason="crashed")
+    return _outcome(answer, seconds, cpu)
 
 
-def _outcome(answer: bytes, seconds: float) -> Outcome:
+def _outcome(answer: bytes, seconds: float, cpu: float = 0.0) -> Outcome:
     """The grandchild's answer, checked: it ran on a hostile file, so it is data, never trusted for its shape."""
-    try:
-        reply = json.loads(answer)
-    except ValueError:
-        reply = None
-    fields = ("text", "extractor", "error", "reason")
+    reply = None
+    if len(answer) >= HEADER.size:
+        size = HEADER.unpack_from(answer)[0]
+        if HEADER.size + size <= len(answer):
+            with contextlib.suppress(ValueError):
+                reply = json.loads(answer[HEADER.size : HEADER.size + size])
+    fields = ("extractor", "error", "reason")
     if (
         not isinstance(reply, dict)
         or reply.get("status") not in ("done", "failed", "skipped")
         or not all(isinstance(reply.get(name, ""), str) for name in fields)
     ):
-        return Outcome("failed", error="Extraction gave no answer.", reason="crashed", seconds=seconds)
-    return Outcome(reply["status"], **{name: reply.get(name, "") for name in fields}, seconds=seconds)
+        return Outcome("failed", error="Extraction gave no answer.", reason="crashed", seconds=seconds, cpu_seconds=cpu)
+    text = answer[HEADER.size + size :].decode("utf-8", "replace")
+    return Outcome(
+        reply["status"], text, **{name: reply.get(name, "") for name in fields}, seconds=seconds, cpu_seconds=cpu
+    )
 
 
 def _since(started: float) -> float:

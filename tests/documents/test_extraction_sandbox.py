@@ -148,6 +148,7 @@ def test_the_cpu_limit_stops_a_grandchild_that_computes_too_long(tmp_path):
     outcome = sandbox.run(str(path), XLSX, Limits(), cpu_seconds=1, memory_mb=1024, timeout_seconds=60)
     assert (outcome.status, outcome.reason) == ("failed", "cpu")
     assert outcome.seconds < 10
+    assert 0.9 <= outcome.cpu_seconds < 3  # the CPU it was allowed, as the zygote measured it
 
 
 def test_a_forked_process_gets_its_own_zygote_and_leaves_its_parents_alone(docx):
@@ -191,11 +192,37 @@ def test_the_zygote_exits_with_the_process_that_started_it_even_without_cleanup(
     assert wait_gone(int(pid))
 
 
+def framed(header: bytes, text: bytes = b"") -> bytes:
+    return len(header).to_bytes(4, "big") + header + text
+
+
 @pytest.mark.parametrize(
     "answer",
-    [b"", b"not json", b"[1, 2]", b'{"status": "owned"}', b'{"status": "done", "text": 5}', b"\xff\xfe"],
-    ids=["empty", "not-json", "a-list", "unknown-status", "text-not-a-string", "not-utf8"],
+    [
+        b"",
+        b"\x00\x00",
+        framed(b"not json"),
+        framed(b"[1, 2]"),
+        framed(b'{"status": "owned"}'),
+        framed(b'{"status": "done", "error": 5}'),
+        b"\x7f\xff\xff\xff" + b'{"status": "done"}',  # a header longer than the answer
+        framed(b"\xff\xfe"),
+    ],
+    ids=["empty", "short", "not-json", "a-list", "unknown-status", "error-not-a-string", "header-overruns", "not-utf8"],
 )
 def test_a_grandchilds_malformed_answer_is_a_failure_never_an_exception(answer):
     outcome = sandbox._outcome(answer, 0.1)
     assert (outcome.status, outcome.reason) == ("failed", "crashed")
+
+
+def test_a_grandchilds_text_that_is_not_utf8_is_decoded_with_replacements():
+    outcome = sandbox._outcome(framed(b'{"status": "done", "extractor": "text"}', b"caf\xe9 ok"), 0.1)
+    assert (outcome.status, outcome.text, outcome.extractor) == ("done", "caf\ufffd ok", "text")
+
+
+def test_a_large_text_crosses_the_sandbox_intact(tmp_path):
+    text = "".join(f"line {n} é 漢字 🙂\n" for n in range(100_000))  # ~2.3 MB of UTF-8, several pipe buffers
+    path = tmp_path / "input"
+    path.write_text(text, encoding="utf-8")
+    outcome = sandbox.run(str(path), "text/plain", Limits(), **LIMITS)
+    assert outcome.status == "done" and outcome.text == text.strip()
