@@ -54,10 +54,10 @@ def rendition(version, status=RenditionStatus.DONE) -> Rendition:
     return made
 
 
-def api_get(user, path, params=None):
+def api_get(user, path, params=None, headers=None):
     _, key = api_client_create(name=f"Add-in {uuid.uuid4().hex}")
     token = api_token_issue(user=user, client=None, client_context=ClientContext(), method="test").access_token
-    return Client().get(path, params, headers={"x-api-key": key, "Authorization": f"Bearer {token}"})
+    return Client().get(path, params, headers={"x-api-key": key, "Authorization": f"Bearer {token}", **(headers or {})})
 
 
 def test_a_download_gets_the_stamped_pdf_and_its_event_says_so(memo, reader, client):
@@ -185,3 +185,30 @@ def test_the_renditions_template_goes_with_the_rendition(
     with django_capture_on_commit_callbacks(execute=True):
         made.delete()
     assert list((media / "stamp-templates").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/documents/{pk}/content?format=pdf",
+        "/api/documents/{pk}/content?format=pdf",
+        "/api/documents/{pk}/preview",
+    ],
+)
+def test_the_apis_pdf_of_a_confidential_office_file_is_stamped(memo, reader, path):
+    rendition(memo.current_version)
+    url, _, query = path.format(pk=memo.pk).partition("?")
+    response = api_get(reader, url, dict([query.split("=")]) if query else None, headers={"Range": "bytes=0-9"})
+    assert response.status_code == 200 and response["Accept-Ranges"] == "none"
+    request_id, ref = stamp_on_every_page(body(response), "Rita Reader (+1******9876)")
+    assert the_event(request_id, ref, Action.DOCUMENT_OPEN).data["format"] == "pdf"
+
+
+def test_a_signed_preview_link_stamps_the_person_it_was_made_for(memo, reader):
+    rendition(memo.current_version)
+    browser = Client()
+    login(browser, reader)
+    access = browser.get(f"/api/dashboard/documents/{memo.pk}/access").json()["data"]["document"]["access"]
+    response = Client().get(access["previewUrl"])
+    assert response.status_code == 200
+    stamp_on_every_page(body(response), "Rita Reader (+1******9876)")
