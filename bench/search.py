@@ -289,11 +289,16 @@ def index() -> None:
     started = time.perf_counter()
     last = Document.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     step = 2000
+    with connection.cursor() as cursor:
+        # Filling a GIN index row by row costs more than building it once (migration 0002's index).
+        cursor.execute("DROP INDEX IF EXISTS doc_search_vector_gin")
     for first in range(0, last + 1, step):
         search.reindex_documents(first, first + step - 1)
         if first and first % 20_000 == 0:
             log(f"  indexed up to {first}, {time.perf_counter() - started:.0f} s")
     with connection.cursor() as cursor:
+        cursor.execute("CREATE INDEX doc_search_vector_gin ON documents_document USING gin (search_vector)")
+        log(f"  GIN index built, {time.perf_counter() - started:.0f} s")
         cursor.execute("VACUUM ANALYZE")
     log(f"indexed in {time.perf_counter() - started:.0f} s")
 

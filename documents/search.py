@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models.functions import Length
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils.html import escape
 
 from documents.models import Document, ExtractionStatus, SearchWord, VersionText
@@ -49,6 +51,8 @@ MAX_WORD = 40
 MAX_QUERY_TERMS = 32
 # PostgreSQL ranks the newest 500 matches of a query (documents.selectors._search says why).
 RANK_CANDIDATES = 500
+# A phrase is checked in the newest 500 documents holding all its words (documents.selectors._search).
+PHRASE_CANDIDATES = 500
 # Private-use characters: removed from the text before highlighting, so they cannot be forged.
 START, STOP = "\ue000", "\ue001"
 WEIGHTS = {"A": 1.0, "B": 0.4, "C": 0.2, "D": 0.1}  # PostgreSQL's ts_rank defaults, used by bm25 too
@@ -146,6 +150,17 @@ def refresh_search_vector(document: Document) -> None:
     SearchWord.objects.bulk_create([SearchWord(word=w) for w in sorted(words)], ignore_conflicts=True)
 
 
+@receiver(post_delete, sender=Document, dispatch_uid="documents.search.forget_deleted_document")
+def _forget_deleted_document(sender, instance: Document, **kwargs) -> None:
+    """SQLite: a deleted document leaves the FTS5 table. Migration 0006's trigger did this, but
+    SQLite drops a table's triggers whenever a migration rebuilds the table (adding a column
+    with a default does), so the trigger cannot be relied on. PostgreSQL's vectors are
+    columns of the row itself."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [instance.pk])  # noqa: S608 — a constant name
+
+
 # --- the query ---------------------------------------------------------------------------
 
 
@@ -159,6 +174,12 @@ class Term:
 class ParsedQuery:
     groups: tuple[tuple[Term, ...], ...]  # every group must match; a group matches if any of its terms does
     excluded: tuple[Term, ...]
+
+    @property
+    def has_phrase(self) -> bool:
+        return any(len(term.words) > 1 for group in self.groups for term in group) or any(
+            len(term.words) > 1 for term in self.excluded
+        )
 
     @property
     def words(self) -> list[str]:
@@ -204,9 +225,11 @@ def parse_query(query: str) -> ParsedQuery:
 # PostgreSQL
 
 
-def _pg_term(term: Term) -> tuple[str, list]:
+def _pg_term(term: Term, *, loose: bool = False) -> tuple[str, list]:
     text = " ".join(term.words)
     if len(term.words) > 1:
+        if loose:
+            return f"plainto_tsquery('{SEARCH_CONFIG}', %s)", [text]  # the phrase's words, anywhere
         return f"phraseto_tsquery('{SEARCH_CONFIG}', %s)", [text]
     if term.prefix:
         # The stemmed word, or any word starting with what was typed (unaccented; the
@@ -219,17 +242,24 @@ def _pg_term(term: Term) -> tuple[str, list]:
     return f"plainto_tsquery('{SEARCH_CONFIG}', %s)", [text]
 
 
-def pg_tsquery(parsed: ParsedQuery) -> tuple[str, list]:
-    """The query as one SQL tsquery expression and its parameters (values always bound)."""
+def pg_tsquery(parsed: ParsedQuery, *, loose: bool = False) -> tuple[str, list]:
+    """The query as one SQL tsquery expression and its parameters (values always bound).
+
+    `loose`: what the GIN index answers exactly, with no re-check of each row: phrases
+    become their words (in any order) and excluded phrases are left out, so the loose
+    query matches every document the exact one does, and more.
+    """
     parts, params = [], []
     for group in parsed.groups:
         alternatives = []
         for term in group:
-            sql, term_params = _pg_term(term)
+            sql, term_params = _pg_term(term, loose=loose)
             alternatives.append(sql)
             params += term_params
         parts.append("(" + " || ".join(alternatives) + ")")
     for term in parsed.excluded:
+        if loose and len(term.words) > 1:
+            continue
         sql, term_params = _pg_term(term)
         parts.append(f"!!{sql}")
         params += term_params

@@ -261,28 +261,54 @@ class DocumentPage:
         return self.number > 1
 
 
+def _pg_search(queryset: QuerySet[Document], parsed: search.ParsedQuery) -> QuerySet[Document]:
+    """PostgreSQL: what matches comes from the GIN index on the whole vector; what ranks, from the small one.
+
+    - The match (`search_vector @@ query`) is answered by the GIN index alone, without
+      reading any row's vector, for words, prefixes, OR and -word. A phrase is not: the
+      index knows which documents hold its words, not where, and re-checking a phrase
+      reads each candidate's whole vector (its file's words too). So a phrase is checked
+      in the newest PHRASE_CANDIDATES visible documents holding all its words only.
+    - Ranking (ts_rank_cd: field weights, proximity) reads `search_rank`, the fields and
+      the first passage of the text, never the whole file's vector; only the newest
+      RANK_CANDIDATES matches are ranked, further matches follow them, newest first.
+      ARRAY(subquery) is computed once (an InitPlan); `IN (subquery)` ran once per row.
+    """
+    tsquery, params = search.pg_tsquery(parsed)
+    exact = RawSQL(f"documents_document.search_vector @@ {tsquery}", params, output_field=BooleanField())  # noqa: S611 — values bound
+    if parsed.has_phrase and parsed.groups:
+        loose, loose_params = search.pg_tsquery(parsed, loose=True)
+        holds_words = RawSQL(  # noqa: S611 — values bound
+            f"documents_document.search_vector @@ {loose}", loose_params, output_field=BooleanField()
+        )
+        candidates = queryset.alias(holds_words=holds_words).filter(holds_words=True)
+        newest_sql, newest_params = (
+            candidates.order_by("-updated_at", "-id").values("pk")[: search.PHRASE_CANDIDATES].query.sql_with_params()
+        )
+        among_newest = RawSQL(  # noqa: S611 — Django-compiled SQL, values bound
+            f"documents_document.id = ANY(ARRAY({newest_sql}))", newest_params, output_field=BooleanField()
+        )
+        matched = queryset.alias(among_newest=among_newest, matches=exact).filter(among_newest=True, matches=True)
+    else:
+        matched = queryset.alias(matches=exact).filter(matches=True)
+    rank = RawSQL(  # noqa: S611 — values bound
+        f"coalesce(ts_rank_cd(documents_document.search_rank, {tsquery}), 0)", params, output_field=FloatField()
+    )
+    if search.RANK_CANDIDATES is None:
+        return matched.annotate(rank=rank)
+    candidates_sql, candidate_params = (
+        matched.order_by("-updated_at", "-id").values("pk")[: search.RANK_CANDIDATES].query.sql_with_params()
+    )
+    is_candidate = RawSQL(  # noqa: S611 — Django-compiled SQL, values bound
+        f"documents_document.id = ANY(ARRAY({candidates_sql}))", candidate_params, output_field=BooleanField()
+    )
+    return matched.annotate(rank=Case(When(is_candidate, then=rank), default=Value(0.0), output_field=FloatField()))
+
+
 def _search(queryset: QuerySet[Document], parsed: search.ParsedQuery) -> QuerySet[Document]:
     """Full-text search (documents.search), annotated with `rank`: higher is better."""
     if connection.vendor == "postgresql":
-        tsquery, params = search.pg_tsquery(parsed)
-        matches = RawSQL(f"documents_document.search_vector @@ {tsquery}", params, output_field=BooleanField())  # noqa: S611 — values bound
-        # Ranked by the small vector (fields and the text's first passage), never the whole
-        # file's: the cost of ranking a match no longer grows with its file.
-        rank = RawSQL(  # noqa: S611 — values bound
-            f"coalesce(ts_rank_cd(documents_document.search_rank, {tsquery}), 0)", params, output_field=FloatField()
-        )
-        matched = queryset.alias(matches=matches).filter(matches=True)
-        # Ranking reads each matching document's whole vector (its file's words too); the
-        # match itself is answered by the GIN index alone. So only the newest
-        # RANK_CANDIDATES matches are ranked; any further matches follow them, newest first.
-        # ARRAY(subquery) is computed once (an InitPlan); `IN (subquery)` ran once per row.
-        candidates, candidate_params = (
-            matched.order_by("-updated_at", "-id").values("pk")[: search.RANK_CANDIDATES].query.sql_with_params()
-        )
-        is_candidate = RawSQL(  # noqa: S611 — Django-compiled SQL, values bound
-            f"documents_document.id = ANY(ARRAY({candidates}))", candidate_params, output_field=BooleanField()
-        )
-        return matched.annotate(rank=Case(When(is_candidate, then=rank), default=Value(0.0), output_field=FloatField()))
+        return _pg_search(queryset, parsed)
     positive, negative = search.fts_match(parsed)
     table = search.FTS_TABLE
     if negative:

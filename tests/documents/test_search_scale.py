@@ -129,3 +129,29 @@ def test_did_you_mean_only_on_the_first_page(owner):
     make_document(owner, title="Zanzibar trip")
     page = documents_list(owner, filters=DocumentFilters(query="zanzibr"), page=2)
     assert page.documents == [] and page.did_you_mean is None
+
+
+# --- bounded phrase checks (PostgreSQL) --------------------------------------------------------
+
+
+def test_postgres_checks_a_phrase_in_the_newest_documents_holding_its_words(postgres, owner, monkeypatch):
+    monkeypatch.setattr(search, "PHRASE_CANDIDATES", 2)
+    oldest = with_text(make_document(owner, title="Oldest"), "net payment terms apply")
+    middle = with_text(make_document(owner, title="Middle"), "terms of payment apply")
+    newest = with_text(make_document(owner, title="Newest"), "payment terms: thirty days")
+    for age, document in enumerate([newest, middle, oldest]):
+        Document.objects.filter(pk=document.pk).update(updated_at=timezone.now() - timedelta(days=age))
+    # The newest two holding both words are checked for the phrase: only "Newest" has it in order.
+    assert find(owner, '"payment terms"').documents == [newest]
+    monkeypatch.setattr(search, "PHRASE_CANDIDATES", 500)
+    assert set(find(owner, '"payment terms"').documents) == {newest, oldest}
+
+
+def test_a_phrase_with_exclusions_and_alternatives_stays_exact(owner):
+    with_text(make_document(owner, title="A"), "payment terms net thirty")
+    with_text(make_document(owner, title="B"), "payment terms draft")
+    with_text(make_document(owner, title="C"), "terms of payment")
+    with_text(make_document(owner, title="D"), "lease renewal")
+    assert titles(owner, '"payment terms" -draft') == {"A"}
+    assert titles(owner, '"payment terms" OR "lease renewal"') == {"A", "B", "D"}
+    assert titles(owner, 'payment -"payment terms"') == {"C"}
