@@ -226,3 +226,25 @@ def test_a_large_text_crosses_the_sandbox_intact(tmp_path):
     path.write_text(text, encoding="utf-8")
     outcome = sandbox.run(str(path), "text/plain", Limits(), **LIMITS)
     assert outcome.status == "done" and outcome.text == text.strip()
+
+
+def test_an_answer_longer_than_its_limits_allow_is_cut_and_its_writer_killed():
+    # A grandchild taken over by a hostile file could write without end: the zygote stops reading at the cap.
+    from documents.extraction import zygote
+
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover — the forked writer
+        os.setsid()
+        os.close(read_end)
+        try:
+            while True:
+                os.write(write_end, b"x" * 65536)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    answer, truncated = zygote._collect(read_end, 1_000_000, child)
+    os.close(read_end)
+    _, status = os.waitpid(child, 0)
+    assert (answer, truncated) == (b"", True)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
