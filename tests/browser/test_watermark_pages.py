@@ -82,3 +82,21 @@ def test_the_detail_page_says_copies_are_stamped_and_offers_the_owner_the_choice
     assert "original file" in page.locator("#original-download").text_content()
     assert page.get_by_role("link", name="Download", exact=True).is_visible()
     assert_clean(page)
+
+
+def test_a_confidential_office_file_is_shown_from_its_stamped_pdf(page, site, owner, viewport):
+    from tests.documents.test_watermark_originals import rendition
+
+    document = make_document(
+        owner, name="Merger.docx", data=samples.docx_bytes("Merger terms"), security_level="confidential"
+    )
+    rendition(document.current_version)
+    page.goto(f"{site}/documents/{document.pk}/view/")
+    page.wait_for_selector("[data-pdf-viewer][data-state=ready]")
+    page.wait_for_function(
+        "() => document.querySelector('.pdf-page[data-page=\"1\"] .textLayer')?.textContent.includes('Vera Viewer')"
+    )
+    assert "Merger terms page 1" in page.locator('.pdf-page[data-page="1"] .textLayer').text_content()
+    assert page.get_by_role("link", name="Download as PDF").is_visible()
+    shot(page, "open-confidential-office", viewport)
+    assert_clean(page)

@@ -212,3 +212,17 @@ def test_a_signed_preview_link_stamps_the_person_it_was_made_for(memo, reader):
     response = Client().get(access["previewUrl"])
     assert response.status_code == 200
     stamp_on_every_page(body(response), "Rita Reader (+1******9876)")
+
+
+def test_the_open_page_says_what_a_download_gives(memo, reader, client):
+    rendition(memo.current_version)
+    login(client, reader)
+    page = client.get(reverse("documents:view", args=[memo.pk])).content.decode()
+    assert "Download as PDF" in page and "Download Merger.docx" not in page
+
+
+def test_when_no_pdf_could_be_made_the_open_page_does_not_promise_a_download(memo, reader, client):
+    rendition(memo.current_version, RenditionStatus.FAILED)
+    login(client, reader)
+    page = client.get(reverse("documents:view", args=[memo.pk])).content.decode()
+    assert "until its owner allows the original" in page and "open it in its application" not in page
