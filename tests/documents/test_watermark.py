@@ -469,3 +469,28 @@ def test_watermark_trace_finds_the_one_event_of_a_leaked_page(secret, reader, ow
     assert "document.download" in out.getvalue()
     with pytest.raises(CommandError):
         call_command("watermark_trace", "000000000000")
+
+
+# --- Other ways in ---------------------------------------------------------------------------
+
+
+def test_the_rendition_endpoint_of_a_confidential_pdf_is_stamped_and_its_thumbnail_hidden(secret, reader, client):
+    login(client, reader)
+    response = client.get(reverse("documents:rendition", args=[secret.pk]), headers={"Range": "bytes=0-99"})
+    assert response.status_code == 200
+    request_id, ref = stamp_on_every_page(body(response), "Rita Reader")
+    the_event(request_id, ref, Action.DOCUMENT_OPEN)
+    assert client.get(reverse("documents:thumbnail", args=[secret.pk])).status_code == 404
+
+
+def test_a_pdf_that_carries_the_slot_marker_cannot_steer_the_stamp(owner, client, monkeypatch):
+    """Were the marker ever known, a second copy of it is refused (422), never patched instead of ours."""
+    monkeypatch.setattr(watermark.secrets, "token_hex", lambda n: "f" * (2 * n))
+    marker = "\nQ\n%" + "f" * 24 + "000000"
+    data = pdf_with_text(lambda p: ["Forged" + marker], pages=1)  # the marker's bytes, raw, in the page's stream
+    assert marker.encode("latin-1") in data
+    document = make_document(owner, name="Forged.pdf", data=data, security_level="confidential")
+    login(client, owner)
+    response = client.get(reverse("documents:open", args=[document.pk]))
+    assert response.status_code == 422 and b"%PDF" not in response.content
+    assert b"could not be prepared for stamping" in response.content
