@@ -1,8 +1,11 @@
-"""The hash chain: each event's hash covers the previous hash and the event's stored fields.
+"""The hashes of the audit trail: legacy per-event chain, content hashes, Merkle leaves and roots, batches.
 
-A changed, inserted or removed row breaks the chain at that row; `audit_verify`
-finds it. The serialisation is part of the stored record's meaning: changing it
-invalidates every existing chain, so it is versioned by never changing it.
+Events written before migration audit/0005 form a chain: each event's hash covers
+the previous hash and the event's stored fields (compute_hash). Since 0005 an event's
+hash covers only its own fields (content_hash) and the sealer chains batches of them
+(merkle_root, batch_hash). Every serialisation here is part of the stored records'
+meaning: changing one invalidates what is stored, so each is versioned by never
+changing it (a new one gets a new prefix).
 """
 
 import hashlib
@@ -63,28 +66,6 @@ def compute_hash(event) -> str:
     digest.update(event.prev_hash.encode())
     digest.update(canonical_bytes(event))
     return digest.hexdigest()
-
-
-# The two fields that PostgreSQL fills in under the chain lock (audit.services): the
-# event is serialised around them, and the database splices them in and hashes.
-_SERVER_FILLED = ("prev_hash", "time")
-
-
-def canonical_parts(event) -> tuple[str, str, str]:
-    """`canonical_bytes(event)` as text in three parts around `prev_hash`'s and `time`'s values.
-
-    canonical_bytes(event) == (head + prev_hash + mid + format_time(time) + tail).encode().
-    Keys are sorted, so both are top-level keys after "data", and every value after
-    them is a JSON string (whose quotes are escaped): the last occurrence of each
-    empty-valued key is the top-level one.
-    """
-    fields = {name: getattr(event, name) for name in HASHED_FIELDS}
-    fields.update(dict.fromkeys(_SERVER_FILLED, ""))
-    fields["data"] = _canonical_json_value(fields["data"])
-    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    before_time, _, tail = text.rpartition('"time":""')
-    head, _, mid = before_time.rpartition('"prev_hash":""')
-    return head + '"prev_hash":"', '"' + mid + '"time":"', '"' + tail
 
 
 # --- Sealed batches (migration audit/0005) ----------------------------------------------

@@ -5,13 +5,14 @@
 
 On PostgreSQL (BENCH_AUDIT_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/docuid_bench_audit, dropped and re-created) with
-synchronous commit on, each writer process runs transactions that record one audit
-event and then do 2 ms of other work (a sleep: I/O the request would wait for), as a
-document view does. Three ways of recording, each with 1 and 8 writers:
+synchronous commit on, each writer process (one person each) runs transactions that
+record one audit event and then do 2 ms of other work (a sleep: I/O the request would
+wait for), as a document view does. Three ways of recording, each with 1 and 8 writers:
 
 - audit:  audit.record() as it is now: a plain INSERT, sealed later. The sealer runs
           beside the writers every AUDIT_SEAL_INTERVAL seconds, as the beat task does.
-- plain:  the same row inserted into a plain table of the same shape (no triggers).
+- plain:  the same audit.record() call writing into a plain table of the same shape,
+          indexes and foreign key (no triggers, no sealer).
 - locked: audit.record() behind one transaction-scoped advisory lock, as every
           append was before audit migration 0005 (the issue's "global lock").
 
@@ -77,22 +78,32 @@ def setup_django(url: str, *, create: bool) -> None:
         call_command("migrate", verbosity=0)
 
 
-def prepare() -> tuple[int, int]:
-    """A person (who is also the audited object: any saved row will do); the plain table, same shape, no triggers."""
+def prepare(writers: int) -> list[int]:
+    """One person per writer (different people act at once, as in production); the plain table.
+
+    The plain table has the audit table's shape, indexes and foreign key (created
+    DEFERRABLE INITIALLY DEFERRED, as Django does), but no triggers and no sealer.
+    """
     from django.db import connection
 
     from accounts.models import User
 
-    user = User.objects.create_user(phone_number="+13125552000", name="Bench Person")
-    document = user
+    users = [
+        User.objects.create_user(phone_number=f"+1312555{2000 + n:04d}", name=f"Bench {n}") for n in range(writers)
+    ]
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TABLE {PLAIN_TABLE} (LIKE audit_auditevent INCLUDING ALL)")
+        cursor.execute(
+            f"ALTER TABLE {PLAIN_TABLE} ADD FOREIGN KEY (actor_id) REFERENCES accounts_user (id) "
+            "DEFERRABLE INITIALLY DEFERRED"
+        )
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on", "the benchmark measures with synchronous commit on"
-    return user.pk, document.pk
+    return [user.pk for user in users]
 
 
-def _transaction(mode: str, user, document, cursor) -> None:
+def _transaction(mode: str, user, cursor) -> None:
+    """One audited action: audit.record() (the same call in every mode), then 2 ms of other work."""
     from django.db import transaction
 
     from audit import record
@@ -101,65 +112,35 @@ def _transaction(mode: str, user, document, cursor) -> None:
     with transaction.atomic():
         if mode == "locked":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-        if mode == "plain":
-            event = _plain_row(user, document)
-            cursor.execute(
-                f"INSERT INTO {PLAIN_TABLE} (time, action, outcome, actor_id, actor_repr, target_type, "
-                "target_id, target_repr, request_id, masked_ip, user_agent, data, hash) "
-                "VALUES (now(), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                event,
-            )
-        else:
-            record(Action.DOCUMENT_VIEW, actor=user, target=document, data={"via": "bench"})
+        record(Action.DOCUMENT_VIEW, actor=user, target=user, data={"via": "bench"})
         time.sleep(WORK_SECONDS)
 
 
-def _plain_row(user, document) -> list:
-    """The values audit.record() would store, prepared the same way (normalised data, content hash)."""
-    from django.utils import timezone
-
-    from audit.chain import content_hash
-    from audit.models import AuditEvent
-    from audit.services import normalize_data
-
-    data = normalize_data({"via": "bench"})
-    event = AuditEvent(
-        time=timezone.now(),
-        action="document.view",
-        outcome="success",
-        actor_id=user.pk,
-        actor_repr="Bench Person (+1•••••••0123)",
-        target_type="accounts.user",
-        target_id=str(document.pk),
-        target_repr=str(document),
-        data=data,
-    )
-    return [
-        event.action, event.outcome, event.actor_id, event.actor_repr, event.target_type, event.target_id,
-        event.target_repr, "", "", "", json.dumps(data), content_hash(event),
-    ]  # fmt: skip
-
-
-def writer(url: str, mode: str, user_id: int, document_id: int, seconds: float, start, results) -> None:
+def writer(url: str, mode: str, user_id: int, seconds: float, start, results) -> None:
     setup_django(url, create=False)
     from django.db import connection
 
     from accounts.models import User
+    from audit.models import AuditEvent
 
-    user, document = User.objects.get(pk=user_id), User.objects.get(pk=document_id)
+    if mode == "plain":
+        # The very same audit.record() path, into the plain table: the only differences left
+        # are the audit table's triggers and the sealer working beside the writers.
+        AuditEvent._meta.db_table = PLAIN_TABLE
+    user = User.objects.get(pk=user_id)
     latencies = []
     with connection.cursor() as cursor:
-        _transaction(mode, user, document, cursor)  # warm: connection, caches
+        _transaction(mode, user, cursor)  # warm: connection, caches
         start.wait()
         deadline = time.perf_counter() + seconds
         while (began := time.perf_counter()) < deadline:
-            _transaction(mode, user, document, cursor)
+            _transaction(mode, user, cursor)
             latencies.append(time.perf_counter() - began)
     connection.close()
     results.put(latencies)
 
 
-def sealer(url: str, interval: float, stop, lag) -> None:
+def sealer(url: str, interval: float, start, stop, lag) -> None:
     """As the beat task: seal every `interval` seconds; report the oldest unsealed age seen before each run."""
     setup_django(url, create=False)
     from django.db import connection
@@ -168,6 +149,8 @@ def sealer(url: str, interval: float, stop, lag) -> None:
     from audit.selectors import unsealed_stats
 
     worst = 0.0
+    start.wait()
+    audit_seal()  # the writers' warm-up transactions, spread over their start-up
     while not stop.wait(interval):
         worst = max(worst, unsealed_stats().age_seconds())
         audit_seal()
@@ -175,15 +158,20 @@ def sealer(url: str, interval: float, stop, lag) -> None:
     lag.put(worst)
 
 
-def run(url: str, mode: str, writers: int, seconds: float, ids: tuple[int, int], interval: float) -> dict:
+def run(url: str, mode: str, writers: int, seconds: float, users: list[int], interval: float) -> dict:
+    from audit.sealer import audit_seal
+
+    while audit_seal().events:  # nothing left over from the previous run
+        pass
     context = multiprocessing.get_context("spawn")
-    start, results = context.Barrier(writers + 1), context.Queue()
+    sealing = mode == "audit"
+    start, results = context.Barrier(writers + 1 + sealing), context.Queue()
     stop, lag = context.Event(), context.Queue()
-    seal = context.Process(target=sealer, args=(url, interval, stop, lag)) if mode == "audit" else None
+    seal = context.Process(target=sealer, args=(url, interval, start, stop, lag)) if sealing else None
     if seal:
         seal.start()
     processes = [
-        context.Process(target=writer, args=(url, mode, *ids, seconds, start, results)) for _ in range(writers)
+        context.Process(target=writer, args=(url, mode, users[n], seconds, start, results)) for n in range(writers)
     ]
     for process in processes:
         process.start()
@@ -223,14 +211,14 @@ def main() -> None:
     from audit.sealer import audit_seal
     from audit.selectors import audit_chain_verify
 
-    ids = prepare()
+    users = prepare(args.writers)
     connection.close()
     load = os.getloadavg()
     log(f"{platform.node()}: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     rows = []
     for mode in MODES:
         for writers in (1, args.writers):
-            row = run(url, mode, writers, args.seconds, ids, settings.AUDIT_SEAL_INTERVAL)
+            row = run(url, mode, writers, args.seconds, users, settings.AUDIT_SEAL_INTERVAL)
             rows.append(row)
             lag = f", worst seal lag {row['worst_seal_lag_s']} s" if row["worst_seal_lag_s"] is not None else ""
             log(

@@ -43,6 +43,36 @@ def test_the_merkle_root_is_rfc_6962s(n):
     assert merkle_root(leaves) == _rfc6962(leaves).hex()
 
 
+def test_the_content_and_batch_serialisations_never_change():
+    # Stored hashes depend on them: a change would make every sealed event look tampered with.
+    from datetime import UTC, datetime
+
+    event = AuditEvent(
+        time=datetime(2026, 12, 6, 12, 0, 0, 123456, tzinfo=UTC),
+        action="document.view",
+        outcome="success",
+        actor_repr="Ada (+1•••0100)",
+        target_type="documents.document",
+        target_id="7",
+        target_repr="Zoë ✓",
+        request_id="r1",
+        masked_ip="203.0.113.x",
+        user_agent="UA",
+        data={"n": 2.0, "list": [1, "x"]},
+    )
+    assert content_hash(event) == "5abd96356f92521b781e49a610c511d9ef9f471217b1404ec95dc63b27169097"
+    batch = AuditBatch(
+        seq=1,
+        first_position=1,
+        last_position=5,
+        event_count=5,
+        merkle_root="ab" * 32,
+        prev_hash=GENESIS_HASH,
+        sealed_at=datetime(2026, 12, 6, 12, 0, 5, tzinfo=UTC),
+    )
+    assert batch_hash(batch) == "8c483f9e09c2f6fe954c19c14181d345ab9a81786060f4e97afb48f3b618ed49"
+
+
 def test_a_leaf_binds_position_id_and_content():
     base = leaf_hash(1, 10, "a" * 64)
     assert len({base, leaf_hash(2, 10, "a" * 64), leaf_hash(1, 11, "a" * 64), leaf_hash(1, 10, "b" * 64)}) == 4
