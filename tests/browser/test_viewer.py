@@ -214,3 +214,30 @@ def test_the_grid_shows_thumbnails_that_load_without_moving_anything(open_page, 
     open_page.click(".doc-layout >> text=Table")
     assert open_page.locator("table.doc-table").count() == 1
     assert_clean(open_page)
+
+
+def test_a_pdf_that_cannot_be_loaded_says_so_and_offers_the_download(open_page, site, owner):
+    document = make_document(owner, name="Broken.pdf", data=samples.pdf_bytes("Broken"))
+    # The PDF's request fails (a storage outage, an unstampable confidential PDF's 422).
+    open_page.route(f"**/documents/{document.pk}/open/", lambda route: route.fulfill(status=500, body="no"))
+    open_page.goto(f"{site}/documents/{document.pk}/view/")
+    open_page.wait_for_selector("[data-pdf-viewer][data-state=failed]")
+    assert open_page.locator("[data-viewer-status]").inner_text() == "This document could not be shown here."
+    assert open_page.locator("[data-viewer-fallback]").is_visible()
+    open_page.problems[:] = [p for p in open_page.problems if not p.startswith("Failed to load resource")]
+    assert_clean(open_page)
+
+
+def test_the_pages_are_redrawn_to_a_new_width(open_page, site, owner, viewport):
+    document = make_document(owner, name="Rotate.pdf", data=samples.pdf_bytes("Rotate me", pages=2))
+    open_page.goto(f"{site}/documents/{document.pk}/view/")
+    assert_pdf_drawn(open_page, "Rotate", pages=2)
+    canvas = '.pdf-page[data-page="1"] canvas'
+    before = open_page.locator(canvas).evaluate("c => c.width")
+    size = VIEWPORTS[viewport]
+    # A phone turned sideways; a desktop window made narrower than the page's widest (52rem).
+    width = size["width"] + 200 if viewport == "phone" else 700
+    open_page.set_viewport_size({"width": width, "height": size["height"]})
+    open_page.wait_for_function(f"w => (document.querySelector('{canvas}')?.width ?? w) !== w", arg=before)
+    assert_pdf_drawn(open_page, "Rotate", pages=2)
+    assert_clean(open_page)
