@@ -7,10 +7,10 @@ to the audit event of that view or download, so a leaked page leads back to exac
 one event (the request id alone would not do: a client may send its own X-Request-ID).
 
 Why pikepdf: qpdf reads objects lazily and copies stream data (images, fonts) through
-without decoding it, so a 500 MB PDF is stamped with memory bounded by its largest
-single stream, not by the file. The stamped copy is written to a temporary file on the
-local disk, opened, and unlinked at once: the response streams it from disk and the
-kernel frees it when the response closes the file, even if the client goes away.
+without decoding it, so a 500 MB PDF is rewritten with flat memory. That rewrite
+happens once per stored file (its template, below); each request then streams the
+template with its own stamp written into fixed-size slots, at about the speed of
+sending the file unstamped.
 
 The stamp is a new content stream appended to each page (the page's own content is
 wrapped in q/Q so its graphics state cannot move or hide the stamp), drawn with the
@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 import math
 import os
 import secrets
@@ -49,8 +48,6 @@ from accounts.phone import mask_phone
 from docuid.request_context import current_request_id
 from documents.errors import NotSendable
 from documents.models import DocumentVersion, Rendition
-
-logger = logging.getLogger("docuid.documents.watermark")
 
 STAMPED_LEVELS = frozenset({"confidential", "restricted"})
 PDF_MIME = "application/pdf"
@@ -81,6 +78,8 @@ MIN_FONT_SIZE = 3.0
 BOTTOM_OPACITY = 0.6
 DIAGONAL_OPACITY = 0.12
 MARGIN = 12.0
+RECIPIENT_MAX = 80
+REQUEST_ID_MAX = 40
 
 
 class WatermarkError(NotSendable):
@@ -122,7 +121,12 @@ class Stamp:
 
     @property
     def text(self) -> str:
-        return f"{self.recipient} · {self.at:%Y-%m-%d %H:%M:%S} UTC · request {self.request_id} · ref {self.ref}"
+        # Bounded parts, so the reference always fits the template's slot (MAX_STAMP_BYTES): a
+        # client's own X-Request-ID may be 128 characters; the event keeps it whole.
+        return (
+            f"{self.recipient[:RECIPIENT_MAX]} · {self.at:%Y-%m-%d %H:%M:%S} UTC"
+            f" · request {self.request_id[:REQUEST_ID_MAX]} · ref {self.ref}"
+        )
 
     def audit_data(self) -> dict:
         """What the audit event records: the references and time, not the recipient (already on the event)."""

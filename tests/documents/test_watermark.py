@@ -494,3 +494,15 @@ def test_a_pdf_that_carries_the_slot_marker_cannot_steer_the_stamp(owner, client
     response = client.get(reverse("documents:open", args=[document.pk]))
     assert response.status_code == 422 and b"%PDF" not in response.content
     assert b"could not be prepared for stamping" in response.content
+
+
+def test_a_long_name_and_request_id_never_push_the_reference_off_the_page(owner, client):
+    reader = UserFactory(name="Maximiliana " * 12, phone_number="+13125550999")
+    document = make_document(owner, name="Long.pdf", data=confidential_pdf("Long"), security_level="confidential")
+    services.grant_add(acting_user=owner, document=document, user=reader, permission=Permission.VIEW)
+    login(client, reader)
+    long_id = "r" * 128
+    response = client.get(reverse("documents:open", args=[document.pk]), headers={"X-Request-ID": long_id})
+    _, ref = stamp_on_every_page(body(response), "Maximiliana")
+    assert ref == response["X-DocuID-Stamp"]
+    assert AuditEvent.objects.get(action=Action.DOCUMENT_OPEN, data__watermark__ref=ref).request_id == long_id
