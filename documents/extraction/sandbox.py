@@ -71,6 +71,8 @@ class Zygote:
         self.stdin = self.process.stdin.fileno()
         self.stdout = self.process.stdout.fileno()
         self.buffer = bytearray()
+        self.poller = select.poll()
+        self.poller.register(self.stdout, select.POLLIN)
 
     def send(self, data: bytes) -> None:
         view = memoryview(HEADER.pack(len(data)) + data)
@@ -92,8 +94,8 @@ class Zygote:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            ready, _, _ = select.select([self.stdout], [], [], left)
-            if ready:
+            # poll, not select: a long-lived worker's descriptors may be numbered past select's 1024.
+            if self.poller.poll(left * 1000):
                 chunk = os.read(self.stdout, 1 << 20)
                 if not chunk:
                     raise ZygoteGone
