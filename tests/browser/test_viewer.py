@@ -196,6 +196,7 @@ def test_the_grid_shows_thumbnails_that_load_without_moving_anything(open_page, 
     assert open_page.locator(".doc-layout a[aria-current=true]").inner_text() == "Grid"
     cards = open_page.locator(".doc-card")
     assert cards.count() == 5
+    first_title = open_page.locator(".doc-card-link").first.inner_text()
     thumbs = open_page.locator(".doc-card img")
     assert thumbs.count() == 3  # the PDF, the image, the Word file; not the text nor the confidential PDF
     for index in range(thumbs.count()):
@@ -207,6 +208,15 @@ def test_the_grid_shows_thumbnails_that_load_without_moving_anything(open_page, 
         open_page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
     assert open_page.evaluate(LAYOUT_SHIFT) < 0.01
     screenshot(open_page, "documents-grid", viewport)
+    # One tab stop per card, its title; the focused card is ringed; Enter opens the document.
+    first = open_page.locator(".doc-card-link").first
+    first.focus()
+    ring = open_page.locator(".doc-card").first.evaluate("card => getComputedStyle(card).outlineStyle")
+    assert ring == "solid"
+    with open_page.expect_navigation():
+        open_page.keyboard.press("Enter")
+    assert open_page.locator("h1").inner_text() == first_title
+    open_page.go_back()
     # The layout stays through a search, and the table is one click away.
     open_page.fill("#id_q", "Grid")
     open_page.press("#id_q", "Enter")
