@@ -40,10 +40,8 @@ class DocumentVersionInline(admin.TabularInline):
     model = DocumentVersion
     extra = 0
     can_delete = False
-    fields = (
-        *("number", "original_name", "mime_type", "size", "sha256", "author", "note", "created_at"),
-        *("text_status", "rendition_status"),
-    )
+    # The rendition's state is on Documents → Renditions: one more column here overflows a 1280 px window.
+    fields = ("number", "original_name", "mime_type", "size", "sha256", "author", "note", "created_at", "text_status")
     readonly_fields = fields
 
     @admin.display(description="Text extraction")
@@ -54,19 +52,6 @@ class DocumentVersionInline(admin.TabularInline):
         url = reverse("admin:documents_versiontext_change", args=[text.pk])
         return format_html(
             '<a href="{}">{}</a>{}', url, text.get_status_display(), f": {text.error}" if text.error else ""
-        )
-
-    @admin.display(description="Rendition")
-    def rendition_status(self, obj) -> str:
-        rendition = Rendition.objects.filter(version=obj).first()
-        if rendition is None:
-            return "none"
-        url = reverse("admin:documents_rendition_change", args=[rendition.pk])
-        return format_html(
-            '<a href="{}">{}</a>{}',
-            url,
-            rendition.get_status_display(),
-            f": {rendition.error}" if rendition.error else "",
         )
 
     def has_add_permission(self, request, obj=None) -> bool:

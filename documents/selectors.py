@@ -461,7 +461,7 @@ def _attach_tags(documents: list[Document]) -> None:
 
 
 def document_versions(document: Document) -> QuerySet[DocumentVersion]:
-    return document.versions.select_related("author", "text").order_by("-number")
+    return document.versions.select_related("author", "text", "rendition").order_by("-number")
 
 
 def document_version_get(document: Document, number) -> DocumentVersion:

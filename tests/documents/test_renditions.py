@@ -10,6 +10,7 @@ import io
 
 import pypdfium2 as pdfium
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.urls import reverse
@@ -300,3 +301,26 @@ def test_the_pending_gauge_counts_versions_waiting(owner):
     make_document(owner, name="n.txt", data=samples.text_bytes("n\n"))  # nothing to render: not counted
     metrics.refresh_rendition_gauges()
     assert metrics.renditions_pending._value.get() == 1
+
+
+def test_the_owner_sees_each_versions_rendition_state_on_the_detail_page(client, owner, other, monkeypatch):
+    document = make_document(owner, name="plan.pdf", data=samples.pdf_bytes("v1"))
+    render(document)
+    services.document_version_add(
+        acting_user=owner, document=document, file=ContentFile(samples.pdf_bytes("v2"), name="plan.pdf")
+    )  # v2 queued, not made
+    login(client, owner)
+    page = client.get(reverse("documents:detail", args=[document.pk])).content.decode()
+    assert '<th scope="col">Preview</th>' in page
+    assert ">Being made</td>" in page and ">Ready</td>" in page
+    monkeypatch.setattr(
+        renditions, "_make", lambda *a: (_ for _ in ()).throw(renditions._Failed("timeout", "Too slow."))
+    )
+    document.refresh_from_db()
+    render(document)
+    page = client.get(reverse("documents:detail", args=[document.pk])).content.decode()
+    assert "Could not be made: Too slow." in page
+    # Grantees see no versions table (the owner's working history), so no rendition details either.
+    services.grant_add(acting_user=owner, document=document, user=other, permission=Permission.VIEW, notify=False)
+    login(client, other)
+    assert "Could not be made" not in client.get(reverse("documents:detail", args=[document.pk])).content.decode()
