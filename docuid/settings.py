@@ -662,6 +662,8 @@ LOGGING = {
         "django.server": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
         "django.db.backends": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
         "celery": {"handlers": ["stdout"], "level": DOCUID_LOG_LEVEL, "propagate": False},
+        # pikepdf announces its C++ log bridge at INFO whenever it is imported (every command).
+        "pikepdf": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
     },
 }
 # Error reports (the DEBUG page, error emails) hide connection strings and URL passwords too.
