@@ -68,6 +68,10 @@ def _read_exact(fd: int, size: int) -> bytes | None:
 
 def preload() -> None:
     """Import every extractor and the libraries they use, once, before any fork."""
+    # openpyxl parses sheets with the C parser instead of defusedxml's pure-Python one: the xlsx extractor
+    # refuses any part with a DOCTYPE before openpyxl reads it (BoundedZip.refuse_doctypes), which is
+    # stricter than defusedxml. Read by openpyxl at import, so set before it.
+    os.environ["OPENPYXL_DEFUSEDXML"] = "False"
     import charset_normalizer  # noqa: F401
     import defusedxml.ElementTree  # noqa: F401
     import openpyxl

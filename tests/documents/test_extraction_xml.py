@@ -102,3 +102,63 @@ def test_the_tree_walk_stops_at_the_character_budget(tmp_path):
     path.write_bytes(files.docx_bytes(f"<w:document {files.W}><w:body>{body}</w:body></w:document>"))
     text = extract(str(path), files.DOCX, Limits(max_chars=1000)).text
     assert len(text) <= 1000 and text.startswith("paragraph 0\nparagraph 1\n")
+
+
+# --- xlsx: openpyxl reads the parts itself, so every part is checked for a DOCTYPE first ----
+
+
+def _xlsx_with(part: str, prolog: str) -> bytes:
+    import zipfile as zf
+    from io import BytesIO
+
+    from tests.documents import test_extraction as files
+
+    source = zf.ZipFile(BytesIO(files.xlsx_bytes()))
+    parts = {}
+    for name in source.namelist():
+        data = source.read(name)
+        if name == part:
+            data = (prolog + data.decode().split("?>", 1)[-1]).encode()
+        parts[name] = data
+    return files.zip_bytes(parts)
+
+
+@pytest.mark.parametrize(
+    ("part", "prolog"),
+    [
+        ("xl/styles.xml", BILLION_LAUGHS),
+        ("xl/workbook.xml", '<?xml version="1.0"?><!DOCTYPE w [<!ENTITY x SYSTEM "file:///etc/passwd">]>'),
+        ("xl/worksheets/sheet1.xml", '<?xml version="1.0"?><!DOCTYPE worksheet>'),
+        ("[Content_Types].xml", "<!-- padding -->" * 5000 + "<!DOCTYPE Types>"),  # past the first slice read
+    ],
+    ids=["billion-laughs-in-styles", "external-entity-in-workbook", "bare-doctype-in-sheet", "late-doctype"],
+)
+def test_an_xlsx_with_a_doctype_in_any_part_is_refused_in_the_sandbox(tmp_path, part, prolog):
+    from documents.extraction import Limits, sandbox
+    from tests.documents.test_extraction import XLSX
+
+    path = tmp_path / "input"
+    path.write_bytes(_xlsx_with(part, prolog))
+    outcome = sandbox.run(str(path), XLSX, Limits(), cpu_seconds=30, memory_mb=1024, timeout_seconds=30)
+    assert (outcome.status, outcome.reason) == ("failed", "unsafe")
+
+
+def test_an_xlsx_with_images_and_other_binary_parts_is_read(tmp_path):
+    import io
+
+    import openpyxl
+    from openpyxl.drawing.image import Image as SheetImage
+    from PIL import Image
+
+    from documents.extraction import Limits, sandbox
+    from tests.documents.test_extraction import XLSX
+
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Pelican", 7])
+    picture = io.BytesIO()
+    Image.new("RGB", (20, 20), "red").save(picture, "PNG")
+    workbook.active.add_image(SheetImage(picture), "C3")
+    path = tmp_path / "input"
+    workbook.save(path)
+    outcome = sandbox.run(str(path), XLSX, Limits(), cpu_seconds=30, memory_mb=1024, timeout_seconds=30)
+    assert outcome.status == "done" and "Pelican\t7" in outcome.text
