@@ -205,3 +205,39 @@ def test_seeds_of_processes_that_are_gone_are_swept(tmp_path):
     finally:
         shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(mine, ignore_errors=True)
+
+
+def odt_linking(target: str) -> bytes:
+    """An OpenDocument text with a section whose content is linked from `target` (a file URL)."""
+    base = office_files.odt_bytes(["Cover page"])
+    with zipfile.ZipFile(io.BytesIO(base)) as source:
+        content = source.read("content.xml").decode()
+    section = (
+        f'<text:section text:name="Linked"><text:section-source xlink:href="{target}" xlink:type="simple" '
+        'text:filter-name="Text"/><text:p>Stored copy</text:p></text:section>'
+    )
+    content = content.replace("</office:text>", section + "</office:text>")
+    if "xmlns:xlink" not in content:
+        content = content.replace(
+            "<office:document-content ", '<office:document-content xmlns:xlink="http://www.w3.org/1999/xlink" ', 1
+        )
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(base)) as source, zipfile.ZipFile(out, "w") as target_zip:
+        for info in source.infolist():
+            target_zip.writestr(info, content if info.filename == "content.xml" else source.read(info.filename))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("reuse_profile", [False, True])
+def test_a_linked_local_file_is_not_pulled_into_the_pdf(soffice, tmp_path, reuse_profile):
+    folder = Path(tempfile.mkdtemp(prefix="docuid-linked-"))
+    try:
+        os.chmod(folder, 0o755)
+        secret = folder / "secret.txt"
+        secret.write_text("TOPSECRET-4242\n")
+        os.chmod(secret, 0o644)  # readable even by nobody: only "never update links" keeps it out
+        pdf = convert(tmp_path, "linked.odt", odt_linking(secret.as_uri()), reuse_profile=reuse_profile)
+        text = " ".join(pdf_pages(pdf))
+        assert "TOPSECRET" not in text and "Stored copy" in text
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
