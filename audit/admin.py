@@ -32,7 +32,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         "pretty_data",
         "prev_hash",
         "hash",
-        "seal_position",
+        "txid",
     )
     readonly_fields = fields
     actions = None

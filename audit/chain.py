@@ -71,8 +71,8 @@ def compute_hash(event) -> str:
 # --- Sealed batches (migration audit/0005) ----------------------------------------------
 #
 # Since 0005 an event is inserted without a link to its predecessor: `hash` is a hash of
-# its own content only, so appending takes no lock. The sealer later gives every committed
-# event a position and hashes runs of positions into batches: a Merkle root over the
+# its own content only, so appending takes no lock. The sealer later takes committed
+# events in (txid, id) order and hashes each run into a batch: a Merkle root over the
 # batch's events and a hash chain over the batches (certificate-transparency style).
 
 # Fields of the content hash: HASHED_FIELDS without prev_hash. A prefix keeps a
@@ -97,7 +97,7 @@ def content_hash(event) -> str:
 
 
 def leaf_hash(position: int, event_id: int, event_content_hash: str) -> bytes:
-    """A Merkle leaf binds the event's content to its id and its sealed position."""
+    """A Merkle leaf binds the event's content to its id and its position in the sealed trail."""
     return hashlib.sha256(_LEAF_PREFIX + f"{position}:{event_id}:{event_content_hash}".encode()).digest()
 
 
@@ -118,7 +118,17 @@ def merkle_root(leaves: list[bytes]) -> str:
     return level[0].hex()
 
 
-BATCH_FIELDS = ("seq", "first_position", "last_position", "event_count", "merkle_root", "prev_hash", "sealed_at")
+BATCH_FIELDS = (
+    "seq",
+    "first_position",
+    "last_position",
+    "last_txid",
+    "last_event_id",
+    "event_count",
+    "merkle_root",
+    "prev_hash",
+    "sealed_at",
+)
 
 
 def batch_hash(batch) -> str:
@@ -126,4 +136,4 @@ def batch_hash(batch) -> str:
     fields = {name: getattr(batch, name) for name in BATCH_FIELDS}
     fields["sealed_at"] = format_time(fields["sealed_at"])
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(b"docuid.audit.batch.v1\n" + text.encode()).hexdigest()
+    return hashlib.sha256(b"docuid.audit.batch.v2\n" + text.encode()).hexdigest()

@@ -25,9 +25,9 @@ COLUMNS = (
     "prev_hash",
     "hash",
 )
-# Exported after COLUMNS (which bench/backup.py also uses to seed legacy rows): where the
-# sealer put the event; with the batches, an auditor can recompute every Merkle root.
-EXPORT_COLUMNS = (*COLUMNS, "seal_position")
+# Exported after COLUMNS (which bench/backup.py also uses to seed legacy rows): with `id`, the
+# sealing order (txid, id); with the batches, an auditor can recompute every Merkle root.
+EXPORT_COLUMNS = (*COLUMNS, "txid")
 # A cell starting with one of these runs as a formula in Excel or LibreOffice
 # (CSV injection): a document titled "=HYPERLINK(...)" must stay text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -1,10 +1,12 @@
 """The audit trail: one append-only table of security-relevant events, sealed into hash-linked batches.
 
-Appending is a plain INSERT (no lock): `hash` is the event's content hash. The sealer
-(audit.services.audit_seal, every few seconds) gives committed events their
-`seal_position` and records each run of positions as an AuditBatch: a Merkle root over
-its events and the previous batch's hash. Events written before migration 0005 keep
-their per-event chain (`prev_hash`); the first batch follows that chain's head.
+Appending is a plain INSERT (no lock): `hash` is the event's content hash and, on
+PostgreSQL, a trigger stamps `txid`. The sealer (audit.sealer.audit_seal, every few
+seconds) takes committed events in (txid, id) order and records each run of them as
+an AuditBatch: how many, the (txid, id) of its last event, a Merkle root over them and
+the previous batch's hash. Events are never updated, not even to be sealed: a batch's
+events are the next `event_count` events in (txid, id) order. Events written before
+migration 0005 keep their per-event chain (`prev_hash`); the first batch follows it.
 """
 
 from django.conf import settings
@@ -86,16 +88,10 @@ class AuditEvent(models.Model):
         editable=False,
         help_text="SHA-256 of this event's fields (legacy events: and of the previous hash).",
     )
-    seal_position = models.BigIntegerField(
-        null=True,
-        unique=True,
-        editable=False,
-        help_text="Position in the sealed trail, set once by the sealer; empty until sealed.",
-    )
     txid = models.BigIntegerField(
         null=True,
         editable=False,
-        help_text="PostgreSQL: id of the inserting transaction (set by a trigger); the sealer waits for it to end.",
+        help_text="PostgreSQL: id of the inserting transaction (set by a trigger); the sealing order is (txid, id).",
     )
 
     objects = AuditEventQuerySet.as_manager()
@@ -111,11 +107,9 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "-time"], name="audit_action_time_idx"),
             # audit_events_for_export(since/until) and the admin's date hierarchy.
             models.Index(fields=["time"], name="audit_time_idx"),
-            # The sealer's work list and the unsealed-events gauges: small, only events not sealed yet.
+            # Sealing order: the sealer's next events, the batches' members, the unsealed tail.
             models.Index(
-                fields=["id"],
-                condition=models.Q(seal_position__isnull=True, prev_hash__isnull=True),
-                name="audit_unsealed_idx",
+                fields=["txid", "id"], condition=models.Q(prev_hash__isnull=True), name="audit_seal_order_idx"
             ),
         ]
 
@@ -178,16 +172,23 @@ class AuditBatchQuerySet(models.QuerySet):
 
 
 class AuditBatch(models.Model):
-    """One run of sealed events: positions first..last, their Merkle root, and the previous batch's hash.
+    """One run of sealed events, their Merkle root, and the previous batch's hash.
 
-    Written only by the sealer (audit.services.audit_seal); never changed (triggers,
-    migration audit/0005). `hash` covers every field, `prev_hash` among them, so the
-    batches form a chain that starts at the legacy chain's head (64 zeros if none).
+    Its events are the sealed trail's positions first..last: in (txid, id) order, the
+    `event_count` events after the previous batch's last one, ending at (last_txid,
+    last_event_id). Written only by the sealer (audit.sealer.audit_seal); never changed
+    (triggers, migrations audit/0005, 0006). `hash` covers every field, `prev_hash`
+    among them, so the batches form a chain that starts at the legacy chain's head
+    (64 zeros if none).
     """
 
     seq = models.BigIntegerField(primary_key=True, editable=False, help_text="1, 2, 3, ... in sealing order.")
-    first_position = models.BigIntegerField(editable=False, help_text="seal_position of the batch's first event.")
-    last_position = models.BigIntegerField(editable=False, help_text="seal_position of the batch's last event.")
+    first_position = models.BigIntegerField(editable=False, help_text="Position of the batch's first event (from 1).")
+    last_position = models.BigIntegerField(editable=False, help_text="Position of the batch's last event.")
+    last_txid = models.BigIntegerField(
+        null=True, editable=False, help_text="PostgreSQL: txid of the batch's last event (the sealing order's key)."
+    )
+    last_event_id = models.BigIntegerField(editable=False, help_text="Id of the batch's last event.")
     event_count = models.PositiveIntegerField(editable=False)
     merkle_root = models.CharField(max_length=64, editable=False, help_text="RFC 6962 Merkle root of the events.")
     prev_hash = models.CharField(

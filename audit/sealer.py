@@ -14,10 +14,15 @@ certificate-transparency log merging its queue within a maximum merge delay:
    the horizon back (its own and every later event wait), never lets anything slip.
    SQLite has one writer at a time (BEGIN IMMEDIATE): every event the sealer can
    see is committed, and nobody writes while it runs.
-2. The final, unsealed events, by id, get the next positions; each run of up to
-   AUDIT_SEAL_BATCH_MAX positions becomes an AuditBatch with the RFC 6962 Merkle
-   root of its events (leaf: position, id, content hash) and the previous batch's
-   hash. The head row moves to the newest batch in the same transaction.
+2. The final events after the newest batch's last one, in (txid, id) order (SQLite:
+   id), become the next positions; each run of up to AUDIT_SEAL_BATCH_MAX of them
+   becomes an AuditBatch with the RFC 6962 Merkle root of its events (leaf:
+   position, id, content hash), the (txid, id) of its last event and the previous
+   batch's hash. The head row moves to the newest batch in the same transaction.
+   No event is updated: every event sorting before a sealed one is final, and every
+   event still to come sorts after it (a later transaction has a higher id), so
+   "the next event_count events after the previous batch" names a batch's events
+   for ever.
 
 Only one sealer works at a time (a transaction-scoped advisory lock on
 PostgreSQL, the write lock on SQLite); a second one returns at once.
@@ -33,7 +38,6 @@ from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, batch_hash, leaf_hash, merkle_root
 from audit.models import AuditBatch, AuditChainHead, AuditEvent
-from audit.selectors import unsealed_events
 
 logger = logging.getLogger("docuid.audit")
 
@@ -104,31 +108,32 @@ def _legacy_end() -> str:
     return legacy.first() or GENESIS_HASH
 
 
-def _set_positions(ids: list[int], first_position: int) -> None:
-    positions = list(range(first_position, first_position + len(ids)))
-    table = AuditEvent._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"UPDATE {table} AS e SET seal_position = v.position "  # noqa: S608 — the model's own table name
-                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, position) "
-                "WHERE e.id = v.id AND e.seal_position IS NULL",
-                [ids, positions],
-            )
-        else:
-            cursor.executemany(
-                f"UPDATE {table} SET seal_position = %s WHERE id = %s AND seal_position IS NULL",  # noqa: S608
-                list(zip(positions, ids, strict=True)),
-            )
-        if cursor.rowcount != len(ids):
-            raise RuntimeError(f"audit sealer: {cursor.rowcount} of {len(ids)} events took their position")
+_NEXT_PG = """
+SELECT id, hash, txid FROM audit_auditevent
+WHERE prev_hash IS NULL AND (txid, id) > (%s, %s) AND txid < %s
+ORDER BY txid, id LIMIT %s
+"""
+_NEXT_SQLITE = """
+SELECT id, hash, txid FROM audit_auditevent
+WHERE prev_hash IS NULL AND id > %s
+ORDER BY id LIMIT %s
+"""
+
+
+def _next_events(cursor, after: tuple[int | None, int], horizon: int | None, limit: int) -> list[tuple]:
+    """The next final events in sealing order after `after` (the last sealed event's txid, id)."""
+    if horizon is None:
+        cursor.execute(_NEXT_SQLITE, [after[1], limit])
+    else:
+        cursor.execute(_NEXT_PG, [after[0] if after[0] is not None else -1, after[1], horizon, limit])
+    return cursor.fetchall()
 
 
 def audit_seal(*, max_batches: int | None = None, batch_size: int | None = None) -> SealResult:
     """Seal every final, unsealed event (up to max_batches batches); return what was done.
 
-    Runs in its own transaction (or a savepoint of the caller's): the batches, the
-    events' positions and the head commit together or not at all.
+    Runs in its own transaction (or a savepoint of the caller's): the batches and the
+    head commit together or not at all.
     """
     batch_size = batch_size or settings.AUDIT_SEAL_BATCH_MAX
     max_batches = max_batches or settings.AUDIT_SEAL_MAX_BATCHES_PER_RUN
@@ -140,20 +145,20 @@ def audit_seal(*, max_batches: int | None = None, batch_size: int | None = None)
         head = _head()
         seq = head.last_batch_seq
         prev_hash = head.last_batch_hash if seq else _legacy_end()
-        position = AuditBatch.objects.filter(seq=seq).values_list("last_position", flat=True).first() or 0
-        pending = unsealed_events()
-        if horizon is not None:
-            pending = pending.filter(txid__lt=horizon)
+        newest = AuditBatch.objects.filter(seq=seq).values_list("last_position", "last_txid", "last_event_id").first()
+        position, *after = newest or (0, None, 0)
         while sealed_batches < max_batches:
-            rows = list(pending.order_by("id").values_list("id", "hash")[:batch_size])
+            rows = _next_events(cursor, tuple(after), horizon, batch_size)
             if not rows:
                 break
             first = position + 1
-            leaves = [leaf_hash(first + index, event_id, digest) for index, (event_id, digest) in enumerate(rows)]
+            leaves = [leaf_hash(first + index, event_id, digest) for index, (event_id, digest, _) in enumerate(rows)]
             batch = AuditBatch(
                 seq=seq + 1,
                 first_position=first,
                 last_position=position + len(rows),
+                last_txid=rows[-1][2],
+                last_event_id=rows[-1][0],
                 event_count=len(rows),
                 merkle_root=merkle_root(leaves),
                 prev_hash=prev_hash,
@@ -162,8 +167,7 @@ def audit_seal(*, max_batches: int | None = None, batch_size: int | None = None)
             )
             batch.hash = batch_hash(batch)
             batch.save()
-            _set_positions([event_id for event_id, _ in rows], first)
-            seq, prev_hash, position = batch.seq, batch.hash, batch.last_position
+            seq, prev_hash, position, after = batch.seq, batch.hash, batch.last_position, [rows[-1][2], rows[-1][0]]
             sealed_batches += 1
             sealed_events += len(rows)
         if sealed_batches:

@@ -1,12 +1,13 @@
 """Reading the audit trail, and checking that nobody rewrote it."""
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, batch_hash, compute_hash, content_hash, leaf_hash, merkle_root
@@ -41,9 +42,25 @@ def audit_events_for_export(
     return events.order_by("id")
 
 
+def sealed_cursor(*, using: str = DEFAULT_DB_ALIAS) -> tuple[int | None, int]:
+    """(txid, id) of the newest batch's last event: every event after it in sealing order is unsealed."""
+    newest = AuditBatch.objects.using(using).order_by("-seq").values_list("last_txid", "last_event_id").first()
+    return newest or (None, 0)
+
+
+def _in_sealing_order(using: str) -> QuerySet[AuditEvent]:
+    # Events outside the legacy chain, in the sealer's order: (txid, id) on PostgreSQL; on SQLite
+    # txid is empty and the order is id (audit_seal_order_idx either way).
+    return AuditEvent.objects.using(using).filter(prev_hash__isnull=True).order_by("txid", "id")
+
+
 def unsealed_events(*, using: str = DEFAULT_DB_ALIAS) -> QuerySet[AuditEvent]:
-    """Events the sealer has not sealed yet (audit_unsealed_idx); legacy chain events are sealed by their chain."""
-    return AuditEvent.objects.using(using).filter(seal_position__isnull=True, prev_hash__isnull=True)
+    """Events the sealer has not sealed yet: those after the newest batch's last event in sealing order."""
+    txid, event_id = sealed_cursor(using=using)
+    events = _in_sealing_order(using)
+    if txid is None:
+        return events.filter(id__gt=event_id)
+    return events.filter(Q(txid__gt=txid) | Q(txid=txid, id__gt=event_id))
 
 
 @dataclass(frozen=True)
@@ -77,8 +94,9 @@ class BrokenLink:
     # "prev_hash": the link to the previous event; "hash": the event's own content;
     # "head": the head row names an event (or batch) the trail no longer reaches;
     # "saved_head": a head hash noted down earlier is no longer in the trail.
-    # Sealed batches: "hash" (an event's content, as above); "batch_events": the batch's
-    # positions are not exactly its events (an event removed, added or moved);
+    # Sealed batches: "hash" (an event's content, as above); "batch_events": the next
+    # event_count events in sealing order do not end at the batch's last event (an event
+    # removed, added or moved);
     # "batch_merkle_root"; "batch_prev_hash" (the batch chain); "batch_hash" (the batch row);
     # "batch_outside": an event carries a position no batch covers.
     field: str
@@ -109,11 +127,6 @@ class BrokenLink:
             return (
                 f"sealed batch {self.id} does not hold exactly its events: expected {self.expected}, "
                 f"found {self.stored} (a sealed event was removed, added or moved)"
-            )
-        if self.field == "batch_outside":
-            return (
-                f"event {self.stored} carries seal position {self.expected}, which no sealed batch covers "
-                "(a position set behind the sealer's back)"
             )
         if self.field.startswith("batch_"):
             what = {
@@ -152,12 +165,7 @@ def _legacy_chain(using: str) -> Iterator[AuditEvent]:
 
 
 def _sealed_events(using: str) -> Iterator[AuditEvent]:
-    return (
-        AuditEvent.objects.using(using)
-        .filter(seal_position__isnull=False)
-        .order_by("seal_position")
-        .iterator(chunk_size=STREAM_CHUNK)
-    )
+    return _in_sealing_order(using).iterator(chunk_size=STREAM_CHUNK)
 
 
 @dataclass
@@ -189,23 +197,25 @@ def _verify_legacy(walk: _Walk, head_row, saved_head: str | None, using: str) ->
 
 
 def _verify_batch(batch: AuditBatch, events: list[AuditEvent], walk: _Walk, prev_seq: int, prev_last: int):
-    expected_positions = f"positions {batch.first_position}-{batch.last_position} ({batch.event_count} events)"
-    positions = [event.seal_position for event in events]
-    contiguous = positions == list(range(batch.first_position, batch.last_position + 1))
+    """`events`: the next batch.event_count events in sealing order (fewer if the trail ends first)."""
     if batch.seq != prev_seq + 1 or batch.first_position != prev_last + 1:
-        # A batch removed (its events then sit outside any batch) or renumbered.
+        # A batch removed (its events then fall into the next one) or renumbered.
         return BrokenLink(batch.seq, None, "batch_prev_hash", f"batch {prev_seq + 1} from position {prev_last + 1}",
                           f"batch {batch.seq} from position {batch.first_position}")  # fmt: skip
-    if not contiguous or len(events) != batch.event_count:
-        found = f"{len(events)} events at positions {positions[0]}-{positions[-1]}" if events else "no events"
-        return BrokenLink(batch.seq, None, "batch_events", expected_positions, found)
+    expected_end = (batch.last_txid, batch.last_event_id)
+    found_end = (events[-1].txid, events[-1].pk) if events else None
+    count_ok = len(events) == batch.event_count == batch.last_position - batch.first_position + 1
+    if not count_ok or found_end != expected_end:
+        expected = f"{batch.event_count} events ending at event {batch.last_event_id}"
+        found = f"{len(events)} events ending at event {found_end[1]}" if events else "no events"
+        return BrokenLink(batch.seq, None, "batch_events", expected, found)
     leaves = []
-    for event in events:
+    for position, event in enumerate(events, start=batch.first_position):
         walk.checked += 1
         recomputed = content_hash(event)
         if recomputed != event.hash:
             return BrokenLink(event.pk, event.time, "hash", recomputed, event.hash)
-        leaves.append(leaf_hash(event.seal_position, event.pk, recomputed))
+        leaves.append(leaf_hash(position, event.pk, recomputed))
     root = merkle_root(leaves)
     if root != batch.merkle_root:
         return BrokenLink(batch.seq, None, "batch_merkle_root", root, batch.merkle_root)
@@ -218,17 +228,13 @@ def _verify_batch(batch: AuditBatch, events: list[AuditEvent], walk: _Walk, prev
 
 
 def _verify_batches(walk: _Walk, head_row, saved_head: str | None, using: str) -> tuple[BrokenLink | None, int]:
-    """Every sealed batch in seq order, each against exactly the events at its positions."""
+    """Every sealed batch in seq order, each against the next event_count events in sealing order."""
     head_seq = head_row.last_batch_seq if head_row else 0
     head_hash = head_row.last_batch_hash if head_row else ""
     events = _sealed_events(using)
-    pending = next(events, None)
     prev_seq = prev_last = count = 0
     for batch in AuditBatch.objects.using(using).order_by("seq").iterator(chunk_size=STREAM_CHUNK):
-        members = []
-        while pending is not None and pending.seal_position <= batch.last_position:
-            members.append(pending)
-            pending = next(events, None)
+        members = list(itertools.islice(events, max(batch.event_count, 0)))
         broken = _verify_batch(batch, members, walk, prev_seq, prev_last)
         if broken is not None:
             return broken, count
@@ -236,8 +242,6 @@ def _verify_batches(walk: _Walk, head_row, saved_head: str | None, using: str) -
             return BrokenLink(head_seq, None, "batch_head", head_hash, batch.hash), count
         walk.hashes_seen = walk.hashes_seen or batch.hash == saved_head
         walk.head, prev_seq, prev_last, count = batch.hash, batch.seq, batch.last_position, count + 1
-    if pending is not None:
-        return BrokenLink(prev_seq, None, "batch_outside", str(pending.seal_position), str(pending.pk)), count
     if head_row is None and count:
         return BrokenLink(0, None, "head", "", walk.head), count
     if prev_seq < head_seq:
@@ -252,10 +256,10 @@ def audit_chain_verify(
 
     1. The legacy chain (events before migration 0005) from the first event: each links
        to the previous hash, and it reaches the event the head row records.
-    2. Every sealed batch in order: its positions hold exactly its events, each event's
-       content hash, the Merkle root, the link to the previous batch (the first links to
-       the legacy chain's end), the batch's own hash; the batches reach the head row's
-       newest batch, and no event carries a position outside a batch.
+    2. Every sealed batch in order: its events are the next event_count in sealing order
+       and end at its recorded last event; each event's content hash, the Merkle root,
+       the link to the previous batch (the first links to the legacy chain's end), the
+       batch's own hash; the batches reach the head row's newest batch.
     3. `saved_head` (a head noted down earlier, outside the database) is a batch or legacy hash met on the way.
     4. Unsealed events older than AUDIT_SEAL_MAX_DELAY are reported (the sealer is behind or stopped).
     The head row is read before the walk, so batches sealed meanwhile are simply walked too.

@@ -192,7 +192,7 @@ def audit_record(
     )
     # Field checks only: the actor's existence is enforced by the database (foreign key).
     event.full_clean(
-        exclude={"actor", "prev_hash", "hash", "seal_position", "txid"},
+        exclude={"actor", "prev_hash", "hash", "txid"},
         validate_unique=False,
         validate_constraints=False,
     )

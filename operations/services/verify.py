@@ -211,7 +211,7 @@ def _chain_head(alias: str, tables: dict) -> tuple[bool, str, int]:
     """
     if "audit_batch" not in tables:  # a backup from before audit migration 0005: the per-event chain only
         expected_prev, checked = GENESIS_HASH, 0
-        events = AuditEvent.objects.using(alias).defer("seal_position", "txid").order_by("id")
+        events = AuditEvent.objects.using(alias).defer("txid").order_by("id")
         for event in events.iterator(chunk_size=2000):
             checked += 1
             if event.prev_hash != expected_prev or compute_hash(event) != event.hash:

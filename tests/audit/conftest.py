@@ -118,3 +118,24 @@ def legacy_chain():
         cursor.execute(f"DELETE FROM {HEAD_TABLE}")
     AuditChainHead.objects.create(pk=1, last_event_id=events[-1].pk, last_hash=prev)
     return events
+
+
+def sealed_order() -> list[AuditEvent]:
+    """The sealed events by position (1, 2, ...): the first N in sealing order, N = the newest batch's last position."""
+    newest = AuditBatch.objects.order_by("-seq").values_list("last_position", flat=True).first() or 0
+    return list(AuditEvent.objects.filter(prev_hash__isnull=True).order_by("txid", "id")[:newest])
+
+
+@pytest.fixture
+def raw_insert():
+    """Insert a forged event row as an attacker with table-owner rights would (triggers bypassed, txid chosen)."""
+
+    def run(*, txid, time, hash) -> None:
+        raw_sql_bypassing_trigger(
+            f"INSERT INTO {TABLE} (time, action, outcome, actor_repr, target_type, target_id, target_repr, "
+            "request_id, masked_ip, user_agent, data, hash, txid) "
+            "VALUES (%s, 'document.view', 'success', '', '', '', '', '', '', '', '{}', %s, %s)",
+            [time, hash, txid],
+        )
+
+    return run

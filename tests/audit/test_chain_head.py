@@ -90,19 +90,21 @@ def test_deleting_the_newest_events_through_the_base_manager_is_caught(chain):
         verify()
     message = str(failure.value)
     assert "BROKEN after 5 good events" in message
-    assert "sealed batch 2 does not hold exactly its events: expected positions 6-10 (5 events)" in message
+    assert (
+        f"sealed batch 2 does not hold exactly its events: expected 5 events ending at event {chain[9].pk}" in message
+    )
 
 
 def test_deleting_the_newest_event_with_raw_sql_is_caught(chain):
     with triggers_bypassed() as cursor:
         cursor.execute(f"DELETE FROM {TABLE} WHERE id = %s", [chain[-1].pk])
     broken = audit_chain_verify().first_broken
-    assert (broken.field, broken.id, broken.stored) == ("batch_events", 3, "4 events at positions 11-14")
+    assert (broken.field, broken.id, broken.stored) == ("batch_events", 3, f"4 events ending at event {chain[13].pk}")
 
 
 def test_deleting_the_newest_batches_and_their_events_is_caught_by_the_head(chain):
     with triggers_bypassed(TABLE, BATCH_TABLE) as cursor:
-        cursor.execute(f"DELETE FROM {TABLE} WHERE seal_position > 5")
+        cursor.execute(f"DELETE FROM {TABLE} WHERE id >= %s", [chain[5].pk])
         cursor.execute(f"DELETE FROM {BATCH_TABLE} WHERE seq > 1")
     broken = audit_chain_verify().first_broken
     assert (broken.field, broken.id) == ("batch_head", 3)
@@ -120,7 +122,7 @@ def test_rewinding_the_head_too_is_caught_by_a_saved_head(chain):
     saved = audit_chain_verify().head
     first = batches()[0]
     with triggers_bypassed(TABLE, BATCH_TABLE, HEAD_TABLE) as cursor:
-        cursor.execute(f"DELETE FROM {TABLE} WHERE seal_position > 5")
+        cursor.execute(f"DELETE FROM {TABLE} WHERE id >= %s", [chain[5].pk])
         cursor.execute(f"DELETE FROM {BATCH_TABLE} WHERE seq > 1")
         cursor.execute(f"UPDATE {HEAD_TABLE} SET last_batch_seq = 1, last_batch_hash = %s", [first.hash])
     assert audit_chain_verify().ok  # inside the database, a full rewrite is consistent...
@@ -209,30 +211,12 @@ def test_a_batch_cannot_be_changed_or_removed(chain, no_test_escape_hatch):
         batch.save()
 
 
-def test_a_sealed_event_cannot_be_sealed_again_or_moved(chain):
-    assert refused(f"UPDATE {TABLE} SET seal_position = 99 WHERE id = %s", [chain[3].pk])
-    assert refused(f"UPDATE {TABLE} SET seal_position = NULL WHERE id = %s", [chain[3].pk])
-
-
-def test_sealing_may_set_the_position_only(chain):
+def test_no_event_is_ever_updated_sealed_or_not(chain):
+    # Sealing never touches an event (migration 0006): the trigger has no exception for it.
     event = record(Action.DOCUMENT_VIEW)
-    # The one update the trigger lets through is the sealer's: position from NULL, nothing else.
-    assert refused(f"UPDATE {TABLE} SET seal_position = 16, outcome = 'failure' WHERE id = %s", [event.pk])
-    assert refused(f"UPDATE {TABLE} SET seal_position = 16, txid = 1 WHERE id = %s", [event.pk])
-    assert not refused(f"UPDATE {TABLE} SET seal_position = 16 WHERE id = %s", [event.pk])
-
-
-def test_an_event_cannot_arrive_sealed(chain):
-    assert refused(
-        f"INSERT INTO {TABLE} (time, action, outcome, actor_repr, target_type, target_id, target_repr, "
-        "request_id, masked_ip, user_agent, data, hash, seal_position) "
-        "VALUES (%s, 'auth.login', 'success', '', '', '', '', '', '', '', '{}', %s, 16)",
-        [chain[0].time, "e" * 64],
-    )
-
-
-def test_a_legacy_event_cannot_be_sealed_into_a_batch(legacy_chain):
-    assert refused(f"UPDATE {TABLE} SET seal_position = 1 WHERE id = %s", [legacy_chain[0].pk])
+    for target in (chain[3], event):
+        assert refused(f"UPDATE {TABLE} SET txid = 1 WHERE id = %s", [target.pk])
+        assert refused(f"UPDATE {TABLE} SET hash = %s WHERE id = %s", ["0" * 64, target.pk])
 
 
 def test_sqlite_triggers_exist_after_all_migrations():
@@ -244,7 +228,6 @@ def test_sqlite_triggers_exist_after_all_migrations():
         assert {
             "audit_auditevent_no_update",
             "audit_auditevent_no_delete",
-            "audit_auditevent_no_sealed_insert",
             "audit_chainhead_forward_only",
             "audit_chainhead_no_delete",
             "audit_batch_no_update",

@@ -73,17 +73,17 @@ def test_verify_names_the_batch_a_deleted_row_was_sealed_in(chain, delete_raw):
     delete_raw(chain[3].pk)
     with pytest.raises(CommandError) as failure:
         run("audit_verify")
-    assert "sealed batch 1 does not hold exactly its events: expected positions 1-5 (5 events)" in str(failure.value)
-    assert "found 4 events at positions 1-5" in str(failure.value)
+    message = str(failure.value)
+    assert (
+        f"sealed batch 1 does not hold exactly its events: expected 5 events ending at event {chain[4].pk}" in message
+    )
+    assert f"found 4 events ending at event {chain[4].pk}" in message
 
 
-def test_verify_names_two_sealed_events_swapped(chain, tamper):
-    # Both rows keep valid content hashes; their positions (and so their leaves) changed places.
-    first, second = chain[0], chain[1]
-    tamper(first.pk, seal_position=-1)
-    tamper(second.pk, seal_position=first.seal_position)
-    tamper(first.pk, seal_position=second.seal_position)
-    with pytest.raises(CommandError, match="sealed batch 1 Merkle root does not match"):
+def test_verify_names_the_batch_an_event_was_slipped_into(postgres, chain, raw_insert):
+    # A forged row with an older transaction id sorts inside the sealed range (here: before its first event).
+    raw_insert(txid=chain[0].txid - 1, time=chain[2].time, hash="e" * 64)
+    with pytest.raises(CommandError, match="sealed batch 1 does not hold exactly its events"):
         run("audit_verify")
 
 
@@ -129,14 +129,15 @@ def test_export_jsonl_writes_one_object_per_event_in_chain_order(chain):
     assert rows[0]["time"] == format_time(chain[0].time)
     assert rows[0]["data"] == {"n": 0}
     assert rows[0]["hash"] == chain[0].hash
-    assert rows[0]["seal_position"] == chain[0].seal_position
+    assert rows[0]["txid"] == chain[0].txid
 
 
 def test_export_csv_has_a_header_and_one_row_per_event(chain):
     rows = list(csv.DictReader(io.StringIO(run("audit_export", "--format", "csv"))))
     assert [int(row["id"]) for row in rows] == [event.pk for event in chain]
     assert json.loads(rows[2]["data"]) == {"n": 2}
-    assert (rows[2]["prev_hash"], rows[2]["hash"], rows[2]["seal_position"]) == ("", chain[2].hash, "3")
+    assert (rows[2]["prev_hash"], rows[2]["hash"]) == ("", chain[2].hash)
+    assert rows[2]["txid"] == ("" if chain[2].txid is None else str(chain[2].txid))
 
 
 def test_export_csv_defuses_cells_a_spreadsheet_would_run_as_formulas():

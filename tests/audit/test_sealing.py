@@ -22,7 +22,7 @@ from audit.metrics import refresh_audit_gauges
 from audit.models import AuditBatch, AuditChainHead, AuditEvent
 from audit.sealer import _full_xid, audit_seal
 from audit.selectors import audit_chain_verify, unsealed_events
-from tests.audit.conftest import seal_all
+from tests.audit.conftest import seal_all, sealed_order
 
 # --- the Merkle tree ---------------------------------------------------------------------
 
@@ -65,12 +65,14 @@ def test_the_content_and_batch_serialisations_never_change():
         seq=1,
         first_position=1,
         last_position=5,
+        last_txid=None,
+        last_event_id=5,
         event_count=5,
         merkle_root="ab" * 32,
         prev_hash=GENESIS_HASH,
         sealed_at=datetime(2026, 12, 6, 12, 0, 5, tzinfo=UTC),
     )
-    assert batch_hash(batch) == "8c483f9e09c2f6fe954c19c14181d345ab9a81786060f4e97afb48f3b618ed49"
+    assert batch_hash(batch) == "323234df5dbc42ac292807a2a011c4af38d5cf382733d63761d45454a97a79c7"
 
 
 def test_a_leaf_binds_position_id_and_content():
@@ -101,10 +103,11 @@ def test_sealing_gives_positions_in_id_order_and_chains_the_batches():
     ]
     assert [b.prev_hash for b in batches] == [GENESIS_HASH, batches[0].hash, batches[1].hash]
     assert all(batch_hash(b) == b.hash for b in batches)
-    positions = dict(AuditEvent.objects.values_list("id", "seal_position"))
-    assert [positions[e.pk] for e in events] == list(range(1, 13))
-    first = [AuditEvent.objects.get(pk=e.pk) for e in events[:5]]
-    assert batches[0].merkle_root == merkle_root([leaf_hash(e.seal_position, e.pk, content_hash(e)) for e in first])
+    sealed = sealed_order()
+    assert [e.pk for e in sealed] == [e.pk for e in events]
+    assert (batches[0].last_event_id, batches[0].last_txid) == (events[4].pk, sealed[4].txid)
+    first = sealed[:5]
+    assert batches[0].merkle_root == merkle_root([leaf_hash(n, e.pk, content_hash(e)) for n, e in enumerate(first, 1)])
     head = AuditChainHead.objects.get()
     assert (head.last_batch_seq, head.last_batch_hash) == (3, batches[2].hash)
 
@@ -140,7 +143,7 @@ def test_an_event_of_a_rolled_back_savepoint_is_neither_sealed_nor_a_gap():
         pass
     record(Action.DOCUMENT_VIEW, data={"n": 2})
     assert seal_all() == 2
-    assert list(AuditEvent.objects.order_by("seal_position").values_list("data", flat=True)) == [{"n": 1}, {"n": 2}]
+    assert [e.data for e in sealed_order()] == [{"n": 1}, {"n": 2}]
     assert audit_chain_verify().ok
 
 
@@ -221,12 +224,12 @@ def test_an_open_transactions_event_is_not_sealed_and_nothing_after_it_is_sealed
     audit_seal()
     # The long transaction began first (its id is lower) and may still commit: the short one's
     # event must wait behind it, and the long one's is not even visible.
-    assert not AuditEvent.objects.filter(seal_position__isnull=False).exists()
+    assert not AuditBatch.objects.exists()
     release.set()
     thread.join()
     assert errors == []
     seal_all()
-    order = list(AuditEvent.objects.order_by("seal_position").values_list("id", flat=True))
+    order = [e.pk for e in sealed_order()]
     assert order == [held["event"].pk, before.pk]
     assert audit_chain_verify().ok
 
@@ -249,16 +252,14 @@ def test_a_late_committing_event_is_sealed_after_what_was_already_sealed(postgre
     assert recorded.wait(30)
     shorts = [record(Action.DOCUMENT_VIEW, data={"n": f"short {n}"}) for n in range(3)]
     audit_seal()
-    sealed = dict(AuditEvent.objects.filter(seal_position__isnull=False).values_list("id", "seal_position"))
-    assert sealed == {first.pk: 1}
+    assert [e.pk for e in sealed_order()] == [first.pk]
     release.set()
     thread.join()
     assert errors == []
     seal_all()
-    data = list(AuditEvent.objects.order_by("seal_position").values_list("data__n", flat=True))
-    assert data == ["first", "long", "short 0", "short 1", "short 2"]
-    assert AuditEvent.objects.get(pk=first.pk).seal_position == 1
-    assert AuditEvent.objects.filter(pk__in=[s.pk for s in shorts], seal_position__isnull=True).count() == 0
+    sealed = sealed_order()
+    assert [e.data["n"] for e in sealed] == ["first", "long", "short 0", "short 1", "short 2"]
+    assert {s.pk for s in shorts} <= {e.pk for e in sealed}
     assert audit_chain_verify().ok
 
 
@@ -299,8 +300,8 @@ def test_concurrent_writers_and_a_running_sealer_lose_nothing_and_seal_in_commit
     seal_all(batch_size=7)
     committed = writers * per_writer - len(rolled_back)
     assert len(rolled_back) == writers * 3
-    positions = list(AuditEvent.objects.order_by("seal_position").values_list("seal_position", flat=True))
-    assert positions == list(range(1, committed + 1)), "every committed event sealed once, no gaps"
+    sealed = sealed_order()
+    assert len(sealed) == committed and len({e.pk for e in sealed}) == committed, "every committed event sealed once"
     assert not AuditEvent.objects.filter(pk__in=rolled_back).exists()
     assert not unsealed_events().exists()
     # Commit order: when a run sealed, everything below its horizon was final and it sealed all of it
@@ -311,11 +312,11 @@ def test_concurrent_writers_and_a_running_sealer_lose_nothing_and_seal_in_commit
         runs[horizon] = max(runs.get(horizon, 0), last)
     assert list(runs) == sorted(runs), "horizons only move forward"
     for horizon, last in runs.items():
-        skipped = AuditEvent.objects.filter(seal_position__gt=last, txid__lt=horizon)
-        assert not skipped.exists(), f"run with horizon {horizon}: an event final then was sealed by a later run"
+        skipped = [e.pk for e in sealed[last:] if e.txid < horizon]
+        assert not skipped, f"run with horizon {horizon}: events {skipped} were final then but sealed later"
     for batch in AuditBatch.objects.order_by("seq"):
-        inside = AuditEvent.objects.filter(seal_position__range=(batch.first_position, batch.last_position))
-        assert not inside.filter(txid__gte=batch.horizon_txid).exists(), f"batch {batch.seq} sealed a running one"
+        inside = sealed[batch.first_position - 1 : batch.last_position]
+        assert all(e.txid < batch.horizon_txid for e in inside), f"batch {batch.seq} sealed a running transaction"
     assert len(runs) > 1, "the sealer ran while the writers wrote"
     result = audit_chain_verify()
     assert result.ok and result.checked == committed
@@ -336,9 +337,7 @@ def test_two_sealers_never_seal_the_same_events(postgres):
         thread.join()
         assert errors == []
     seal_all()
-    assert list(AuditEvent.objects.order_by("seal_position").values_list("seal_position", flat=True)) == list(
-        range(1, 31)
-    )
+    assert len({e.pk for e in sealed_order()}) == AuditEvent.objects.count() == 30
     assert audit_chain_verify().ok
 
 
