@@ -1,7 +1,7 @@
 """Idle timeout for signed-in people, and the "last seen" shown on the profile page."""
 
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -17,8 +17,11 @@ class SessionActivityMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
+        # A signed-in session names its user: the session alone says so. Asking
+        # request.user loaded the person (and their OTP device) on every request,
+        # also for views that never need them; the view still does when it does.
+        session = getattr(request, "session", None)
+        if session is not None and session.get(SESSION_KEY) is not None:
             from accounts.services import user_session_touch
 
             now = timezone.now().timestamp()
