@@ -6,9 +6,13 @@ On PostgreSQL (BENCH_DOCUMENTS_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/docuid_bench, dropped and re-created), it
 seeds 100,000 documents for 1,000 users with direct and group grants, starts
 gunicorn with 2 sync workers, and drives each page with wrk (16 connections)
-right after a run of a bare Django JSON view served by the same gunicorn,
-printing requests per second, p50 / p99 and the ratio to that adjacent
-baseline run; then it downloads a 1 GB file while sampling the workers' RSS.
+right after two baseline runs of the same bare Django JSON view: one behind
+DocuID's own middleware (the same gunicorn), one behind Django's standard
+middleware only (a second gunicorn on the next port, bench/documents_settings_plain.py),
+printing requests per second, p50 / p99 and the ratio to both adjacent baseline
+runs; the API list and search (bearer token) are compared with the web list too.
+Then it downloads a 1 GB file while sampling the workers' RSS.
+`--spine` measures only the middleware's cost, in-process (no database, no wrk).
 Results go to stdout and var/bench/documents.json; bench/README.md records them.
 """
 
@@ -39,19 +43,27 @@ MAX_DIRECT_GRANTS = 600
 SEARCH_WORD = "quarterly"
 DOWNLOAD_BYTES = 1024**3
 TARGETS = {"list": 0.5, "search": 0.35, "filtered": 0.5, "detail": 0.6, "open": 0.6}
+# The API's list and search are held to the web list's throughput (issue #16), not to the baseline.
+API_TARGETS = {"api_list": 0.9, "api_search": 0.9}
+PLAIN_MIDDLEWARE_SETTINGS = "bench.documents_settings_plain"
 
 
 def log(message: str) -> None:
     print(f"[bench] {message}", flush=True)
 
 
-def environment(port: int) -> dict:
+def environment(port: int, settings_module: str = "bench.documents_settings") -> dict:
     var_dir = ROOT / "var" / "bench-documents"
+    plain = settings_module == PLAIN_MIDDLEWARE_SETTINGS
     return {
         **os.environ,
         # Never DATABASE_URL: this database is dropped and re-created on every run.
         "DATABASE_URL": os.environ.get("BENCH_DOCUMENTS_DATABASE_URL", DEFAULT_DB),
-        "DJANGO_SETTINGS_MODULE": "bench.documents_settings",
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        # Each gunicorn wipes its metrics directory at start: the second baseline keeps its own.
+        "PROMETHEUS_MULTIPROC_DIR": str(var_dir / ("prometheus-multiproc-plain" if plain else "prometheus-multiproc")),
+        # The API's rate limit is still counted on every call (that cost is measured), never refused.
+        "DOCUID_API_RATE_LIST": "100000000/min",
         "SECRET_KEY": "bench-only-secret-key-not-for-any-deployment-0123456789",
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -207,9 +219,21 @@ def signed_in_session(user) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-def require_ok(url: str, cookie: str) -> None:
+def api_token(user) -> str:
+    """A fresh API access token for `user` (the API rows call as the same person as the web rows)."""
+    from accounts.context import ClientContext
+    from accounts.services.api_tokens import api_token_issue
+
+    return api_token_issue(user=user, client=None, client_context=ClientContext(), method="bench").access_token
+
+
+def require_ok(url: str, cookie: str, *, token: str = "", body: str = "") -> None:
     """wrk counts only 4xx/5xx as errors: a page redirecting to the login would be measured as served."""
-    request = urllib.request.Request(url, headers={"Cookie": f"sessionid={cookie}"})
+    headers = {"Authorization": f"Bearer {token}"} if token else {"Cookie": f"sessionid={cookie}"}
+    data = None
+    if body:
+        data, headers["Content-Type"] = body.encode(), "application/json"
+    request = urllib.request.Request(url, data=data, headers=headers)
     opener = urllib.request.build_opener(NoRedirect)
     status = opener.open(request, timeout=30).status
     if status != 200:
@@ -269,24 +293,18 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * UNITS[match.group(2)]
 
 
-def wrk(url: str, cookie: str, seconds: int, connections: int = 16) -> dict:
-    result = subprocess.run(
-        [
-            "wrk",
-            f"-t{min(2, connections)}",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--timeout",
-            "10s",
-            "--latency",
-            "-H",
-            f"Cookie: sessionid={cookie}",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+def wrk(url: str, cookie: str, seconds: int, connections: int = 16, *, token: str = "", body: str = "") -> dict:
+    """Drive `url` with wrk: with the session cookie, or with a bearer token (and a JSON POST body)."""
+    command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
+    command += ["-H", f"Authorization: Bearer {token}"] if token else ["-H", f"Cookie: sessionid={cookie}"]
+    if body:
+        script = ROOT / "var" / "bench-documents" / "post.lua"
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(
+            f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"\n'
+        )
+        command += ["-s", str(script)]
+    result = subprocess.run([*command, url], capture_output=True, text=True, check=True)
     out = result.stdout
     if "Non-2xx or 3xx responses" in out:
         raise SystemExit(f"{url} answered errors under load:\n{out}")
@@ -346,9 +364,6 @@ def download(base: str, document_id: int, cookie: str, master: int) -> dict:
     }
 
 
-PLAIN_MIDDLEWARE_SETTINGS = "bench.documents_settings_plain"
-
-
 def spine_in_process(requests: int = 1000, rounds: int = 7, profile: bool = False) -> dict:
     """The spine's own cost: `requests` calls of /bench/baseline through the test client behind
     DocuID's middleware, then behind Django's standard middleware only (the second baseline's
@@ -404,6 +419,54 @@ def spine_in_process(requests: int = 1000, rounds: int = 7, profile: bool = Fals
     return result
 
 
+def pages_in_process(targets: dict, requests: int = 60, rounds: int = 5) -> dict:
+    """Each page through the test client against the seeded database, rounds interleaved, best
+    round kept (ms per request): on a loaded machine the CPU a request needs is steadier than
+    wrk's req/s, which mostly measures the queue for the machine's two cores."""
+    import importlib
+
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    from documents.models import Document
+
+    owner = Document.objects.get(pk=targets["pdf"]).owner
+    token = api_token(owner)
+    web = Client()
+    web.cookies["sessionid"] = signed_in_session(owner)
+    api = Client(headers={"Authorization": f"Bearer {token}"})
+    with override_settings(MIDDLEWARE=importlib.import_module(PLAIN_MIDDLEWARE_SETTINGS).MIDDLEWARE):
+        plain = Client()
+        plain.cookies["sessionid"] = web.cookies["sessionid"].value
+        plain.get("/bench/baseline")  # its middleware chain is built now, under the plain settings
+    body = json.dumps({"query": SEARCH_WORD})
+    calls = {
+        "baseline": lambda: web.get("/bench/baseline"),
+        "plain_baseline": lambda: plain.get("/bench/baseline"),
+        "list": lambda: web.get("/documents/"),
+        "api_list": lambda: api.get("/api/v1/documents"),
+        "search": lambda: web.get(f"/documents/?q={SEARCH_WORD}"),
+        "api_search": lambda: api.post("/api/v1/documents/search", body, content_type="application/json"),
+    }
+    for name, call in calls.items():
+        status = call().status_code
+        if status != 200:
+            raise SystemExit(f"{name} answered {status} in-process")
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(rounds):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            for _ in range(requests):
+                call()
+            best[name] = min(best[name], (time.perf_counter() - started) / requests * 1000)
+    result = {name: round(ms, 2) for name, ms in best.items()}
+    result["api_list_x_web_list"] = round(best["list"] / best["api_list"], 2)
+    result["api_search_x_web_list"] = round(best["list"] / best["api_search"], 2)
+    result["spine_x_plain"] = round(best["baseline"] / best["plain_baseline"], 2)
+    result["load_average"] = os.getloadavg()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per page (default 10)")
@@ -413,6 +476,11 @@ def main() -> None:
         "--spine", action="store_true", help="only the in-process spine cost (test client, no database, no wrk)"
     )
     parser.add_argument("--profile", action="store_true", help="with --spine: profile 1,000 spine requests")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="with --skip-seed: the list, search and API rows through the test client (ms per request), no wrk",
+    )
     args = parser.parse_args()
     if args.spine:
         os.environ.update({k: v for k, v in environment(args.port).items() if k not in {"PYTHONPATH", "DATABASE_URL"}})
@@ -434,10 +502,17 @@ def main() -> None:
     import django
 
     django.setup()
-    if args.skip_seed:
-        from documents.models import Document
+    from documents.models import Document
 
+    if args.skip_seed:
         targets = json.loads(targets_file.read_text())
+        if args.in_process:
+            os.environ["ALLOWED_HOSTS"] = "testserver"
+            from django.conf import settings
+
+            settings.ALLOWED_HOSTS = ["testserver"]
+            print(json.dumps(pages_in_process(targets)))
+            return
         targets["session"] = signed_in_session(Document.objects.get(pk=targets["pdf"]).owner)
     else:
         targets = seed(random.Random(2026))
@@ -445,66 +520,100 @@ def main() -> None:
         targets_file.write_text(json.dumps(targets))
     # DEBUG=0 serves hashed static names from the manifest, as in production.
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    base = f"http://127.0.0.1:{args.port}"
-    gunicorn = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "docuid.wsgi", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    base, plain_base = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.port + 1}"
+
+    def start(environ: dict) -> subprocess.Popen:
+        return subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "gunicorn"), "docuid.wsgi", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
+            cwd=ROOT,
+            env=environ,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    gunicorn = start(env)
+    # The second baseline: the same view, the same gunicorn settings, Django's standard middleware only.
+    plain_gunicorn = start(environment(args.port + 1, PLAIN_MIDDLEWARE_SETTINGS))
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/bench/baseline", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+        for url in (base, plain_base):
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(url + "/bench/baseline", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.2)
         session = targets["session"]
+        token = api_token(Document.objects.get(pk=targets["pdf"]).owner)
+        search_body = json.dumps({"query": SEARCH_WORD})
+        # name: (path, bearer token?, JSON body for a POST)
         pages = {
-            "baseline": "/bench/baseline",
-            "list": "/documents/",
-            "search": f"/documents/?q={SEARCH_WORD}",
-            "filtered": "/documents/?family=pdf&category=Reports&sort=title",
-            "detail": f"/documents/{targets['pdf']}/",
-            "open": f"/documents/{targets['pdf']}/open/",
+            "baseline": ("/bench/baseline", False, ""),
+            "list": ("/documents/", False, ""),
+            "api_list": ("/api/v1/documents", True, ""),
+            "api_search": ("/api/v1/documents/search", True, search_body),
+            "search": (f"/documents/?q={SEARCH_WORD}", False, ""),
+            "filtered": ("/documents/?family=pdf&category=Reports&sort=title", False, ""),
+            "detail": (f"/documents/{targets['pdf']}/", False, ""),
+            "open": (f"/documents/{targets['pdf']}/open/", False, ""),
         }
-        for path in pages.values():  # warm every worker's caches and connections
-            require_ok(base + path, session)
-            wrk(base + path, session, 1)
-        # Each page is measured right after a baseline run and compared with that run: on a
+
+        def drive(name: str, seconds: int, connections: int = 16) -> dict:
+            path, bearer, body = pages[name]
+            return wrk(base + path, session, seconds, connections, token=token if bearer else "", body=body)
+
+        require_ok(plain_base + "/bench/baseline", session)
+        wrk(plain_base + "/bench/baseline", session, 1)
+        for name, (path, bearer, body) in pages.items():  # warm every worker's caches and connections
+            require_ok(base + path, session, token=token if bearer else "", body=body)
+            drive(name, 1)
+        # Each page is measured right after a run of each baseline and compared with those: on a
         # shared machine the load drifts within a minute, and one baseline at the start made
         # the later pages' ratios depend on what else ran then.
-        results, baselines = {}, []
-        for name, path in pages.items():
+        results, baselines, plains = {}, [], []
+        for name in pages:
             if name == "baseline":
                 continue
-            baselines.append(wrk(base + pages["baseline"], session, args.seconds))
-            results[name] = wrk(base + path, session, args.seconds)
+            baselines.append(drive("baseline", args.seconds))
+            plains.append(wrk(plain_base + "/bench/baseline", session, args.seconds))
+            results[name] = drive(name, args.seconds)
             results[name]["baseline_rps"] = baselines[-1]["rps"]
+            results[name]["plain_rps"] = plains[-1]["rps"]
         results["baseline"] = sorted(baselines, key=lambda row: row["rps"])[len(baselines) // 2]
         results["baseline"]["runs_rps"] = [row["rps"] for row in baselines]
+        results["baseline"]["plain_rps"] = sorted(row["rps"] for row in plains)[len(plains) // 2]
+        results["plain_baseline"] = sorted(plains, key=lambda row: row["rps"])[len(plains) // 2]
+        results["plain_baseline"]["runs_rps"] = [row["rps"] for row in plains]
         # The list's own latency, without the queue that 16 connections on 2 workers build.
-        results["list_one_client"] = wrk(base + pages["list"], session, args.seconds, connections=1)
+        results["list_one_client"] = drive("list", args.seconds, connections=1)
         results["download"] = download(base, targets["big"], session, gunicorn.pid)
     finally:
-        gunicorn.terminate()
-        gunicorn.wait(timeout=30)
+        for process in (gunicorn, plain_gunicorn):
+            process.terminate()
+            process.wait(timeout=30)
+    results["load_average_after"] = os.getloadavg()
     print()
     print(
-        f"{'page':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'x baseline':>12}  {'target':<9}{'baseline req/s':>16}"
+        f"{'page':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'x baseline':>12}  {'target':<9}"
+        f"{'x plain':>9}{'baseline req/s':>16}{'plain req/s':>13}"
     )
     for name in pages:
         row = results[name]
         ratio = row["rps"] / row.get("baseline_rps", row["rps"])
         row["ratio"] = round(ratio, 2)
+        row["ratio_plain"] = round(row["rps"] / row["plain_rps"], 2)
         target = TARGETS.get(name)
         mark = "" if target is None else (f"{'ok' if ratio >= target else 'MISS'} {target}")
         adjacent = row.get("baseline_rps", row["rps"])
         print(
-            f"{name:<10}{row['rps']:>10.0f}{row['p50_ms']:>10.2f}{row['p99_ms']:>10.2f}{ratio:>12.2f}  {mark:<9}"
-            f"{adjacent:>16.0f}"
+            f"{name:<12}{row['rps']:>9.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{ratio:>12.2f}  {mark:<9}"
+            f"{row['ratio_plain']:>9.2f}{adjacent:>16.0f}{row['plain_rps']:>13.0f}"
         )
+    for name, target in API_TARGETS.items():
+        versus = results[name]["rps"] / results["list"]["rps"]
+        results[name]["x_web_list"] = round(versus, 2)
+        print(f"{name}: {versus:.2f}x the web list ({'ok' if versus >= target else 'MISS'} >= {target})")
+    spine_cost = results["plain_baseline"]["rps"] / results["baseline"]["rps"]
+    print(f"the spine: the baseline behind DocuID's middleware serves 1/{spine_cost:.2f} of the plain one's req/s")
     dl = results["download"]
     print(
         f"download 1 GB: {dl['seconds']} s ({dl['mb_per_s']} MB/s), worker RSS growth {dl['rss_growth_mb']} MB "
@@ -516,6 +625,7 @@ def main() -> None:
         f"list with one client (no queueing): {single['rps']:.0f} req/s, p50 {single['p50_ms']:.1f} ms, "
         f"p99 {single['p99_ms']:.1f} ms"
     )
+    print(f"load average after the run: {results['load_average_after']}")
     report = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "data": {
