@@ -156,3 +156,28 @@ def test_a_preview_link_dies_when_access_is_revoked(other_caller, owner, other, 
     url = preview_url(other_caller, word)
     grant.delete()
     assert ApiCaller().get(url).status_code == 404
+
+
+def test_the_add_ins_content_call_takes_format_pdf_too(owner_caller, word):
+    response = owner_caller.get(f"/api/documents/{word.pk}/content", {"format": "pdf"})
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert pdf_text(response) == ["Dear reader", "Yours"]
+
+
+def test_format_pdf_of_a_confidential_document_is_stamped_for_the_caller(owner_caller, owner, soffice):
+    from documents.models import SecurityLevel
+
+    document = rendered(
+        make_document(
+            owner,
+            name="Payroll.docx",
+            data=office_files.docx_bytes(["Payroll"]),
+            security_level=SecurityLevel.CONFIDENTIAL,
+        )
+    )
+    response = owner_caller.get(f"/api/v1/documents/{document.pk}/content", {"format": "pdf"})
+    assert response.status_code == 200 and response["X-DocuID-Stamp"]
+    (text,) = pdf_text(response)
+    assert text.startswith("Payroll") and "Olive Owner" in text and response["X-DocuID-Stamp"] in text
+    event = AuditEvent.objects.filter(action="document.open", outcome="success").latest("pk")
+    assert event.data["watermark"]["ref"] == response["X-DocuID-Stamp"] and event.data["format"] == "pdf"

@@ -324,3 +324,36 @@ def test_the_owner_sees_each_versions_rendition_state_on_the_detail_page(client,
     services.grant_add(acting_user=owner, document=document, user=other, permission=Permission.VIEW, notify=False)
     login(client, other)
     assert "Could not be made" not in client.get(reverse("documents:detail", args=[document.pk])).content.decode()
+
+
+def test_a_confidential_office_files_rendition_is_stamped_for_its_viewer_and_audited(soffice, client, owner):
+    document = make_document(
+        owner,
+        name="Board pack.docx",
+        data=office_files.docx_bytes(["Board pack one", "Board pack two"]),
+        security_level=SecurityLevel.CONFIDENTIAL,
+    )
+    render(document)
+    login(client, owner)
+    response = client.get(reverse("documents:rendition", args=[document.pk]))
+    assert response.status_code == 200 and response["X-DocuID-Stamp"]
+    assert response["Accept-Ranges"] == "none" and not response.has_header("ETag")
+    pages = pdf_text(b"".join(response.streaming_content))
+    assert len(pages) == 2
+    for number, text in enumerate(pages, start=1):
+        assert text.startswith(f"Board pack {['one', 'two'][number - 1]}")
+        assert "Olive Owner" in text and response["X-DocuID-Stamp"] in text  # who, and the event's reference
+    event = AuditEvent.objects.filter(action="document.open", outcome="success").latest("pk")
+    assert event.data["rendition"] is True and event.data["watermark"]["ref"] == response["X-DocuID-Stamp"]
+
+
+def test_a_legacy_word_file_gets_a_rendition_too(soffice, client, owner, tmp_path):
+    # A real .doc, made by LibreOffice from a python-docx file.
+    source = tmp_path / "memo.docx"
+    source.write_bytes(office_files.docx_bytes(["Legacy memo text"]))
+    legacy = office.convert(source, "doc", tmp_path, timeout_seconds=60, memory_mb=2048)
+    document = make_document(owner, name="memo.doc", data=legacy.read_bytes())
+    rendition = render(document)
+    assert rendition.status == "done", rendition.error
+    login(client, owner)
+    assert pdf_text(rendition_bytes(client, document)) == ["Legacy memo text"]
