@@ -50,9 +50,12 @@ def draw(src: str, kind: str, out: str, width: int = WIDTH) -> tuple[int, int]:
         finally:
             document.close()
     else:
+        from PIL import ImageOps
+
         with Image.open(src) as original:
             original.draft("RGB", (width, MAX_HEIGHT))  # JPEG: decode at a reduced size
-            image = original.convert("RGB")
+            # A phone photo is stored sideways with an EXIF orientation: show it as taken.
+            image = ImageOps.exif_transpose(original.convert("RGB") if original.mode not in ("RGB", "L") else original)
         image.thumbnail((width, MAX_HEIGHT))
     image = image.convert("RGB")
     image.save(out, "WEBP", quality=QUALITY, method=4)

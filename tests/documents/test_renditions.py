@@ -357,3 +357,13 @@ def test_a_legacy_word_file_gets_a_rendition_too(soffice, client, owner, tmp_pat
     assert rendition.status == "done", rendition.error
     login(client, owner)
     assert pdf_text(rendition_bytes(client, document)) == ["Legacy memo text"]
+
+
+def test_a_sideways_phone_photo_gets_an_upright_thumbnail(owner):
+    photo = Image.new("RGB", (800, 400), (200, 30, 30))
+    exif = photo.getexif()
+    exif[0x0112] = 6  # EXIF orientation: shown rotated 90° clockwise
+    data = io.BytesIO()
+    photo.save(data, "JPEG", exif=exif)
+    rendition = render(make_document(owner, name="photo.jpg", data=data.getvalue()))
+    assert (rendition.thumbnail_width, rendition.thumbnail_height) == (320, 640)
