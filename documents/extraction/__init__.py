@@ -1,9 +1,9 @@
 """Text extraction from stored files, one module per family of formats.
 
-These modules import nothing from Django: they run in a child process with CPU,
-memory and wall-clock limits (documents.extraction.sandbox), so a hostile file
-costs bounded resources. documents.services.extraction runs them and stores the
-result on the version (VersionText).
+These modules import nothing from Django: they run in a grandchild of the extraction
+zygote with CPU, memory and wall-clock limits (documents.extraction.sandbox, .zygote),
+so a hostile file costs bounded resources. documents.services.extraction runs them and
+stores the result on the version (VersionText).
 """
 
 from dataclasses import dataclass
