@@ -177,7 +177,10 @@ def planner_settings(active: bool = True):
         return
     with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)")
+            cursor.execute(
+                "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true),"
+                " set_config('jit', 'off', true)"
+            )
         yield
 
 
