@@ -102,6 +102,7 @@ MIDDLEWARE = [
     "operations.middleware.MaintenanceModeMiddleware",
     "docuid.middleware.LatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "docuid.read_your_writes.ReadYourWritesMiddleware",  # only with DATABASE_REPLICA_URL: writers read the primary
     "docuid.middleware.StaticFilesMiddleware",  # WhiteNoise, under STATIC_URL only
     "django.contrib.sessions.middleware.SessionMiddleware",
     "docuid.middleware.ApiCorsMiddleware",  # django-cors-headers under /api/ only; before CommonMiddleware (preflights)
@@ -164,6 +165,24 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dev server, Celery (eager) and the tests read while one writes.
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL;"
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+# DATABASE_REPLICA_URL: a PostgreSQL streaming replica of the primary. Only the reads that
+# docuid.db_routers.replica_reads() wraps (list and search pages, reports) go there; every
+# write, and every access decision, stays on the primary (docs/DEPLOYMENT.md, "Topology").
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+    )
+    DATABASES["replica"]["ENGINE"] = DATABASES["default"]["ENGINE"]
+    # Test runs use the primary's test database for it rather than creating one on a read-only server.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["docuid.db_routers.ReplicaRouter"]
+# A person's reads stay on the primary this long after they write (read-your-writes).
+DOCUID_READ_YOUR_WRITES_SECONDS = env_int("DOCUID_READ_YOUR_WRITES_SECONDS", 10)
+# Past this replay lag (seconds) the replica is skipped; a failed replica is retried after DOWN_SECONDS.
+DOCUID_REPLICA_MAX_LAG_SECONDS = env_int("DOCUID_REPLICA_MAX_LAG_SECONDS", 30)
+DOCUID_REPLICA_DOWN_SECONDS = env_int("DOCUID_REPLICA_DOWN_SECONDS", 5)
+DOCUID_REPLICA_LAG_CHECK_SECONDS = env_int("DOCUID_REPLICA_LAG_CHECK_SECONDS", 2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, sessions ---------------------------------------------------------

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.phone import normalize_phone
 from audit.actions import Action, Outcome
-from documents import filetypes, http, previews, rendering, selectors, services, viewing
+from documents import filetypes, http, previews, rendering, replica, selectors, services, viewing
 from documents.errors import DocumentError, DuplicateDocument, GrantRefused, NotSendable, UploadTooLarge
 from documents.forms import DocumentFilterForm, GranteeGrantForm, GrantForm, UploadMetadataForm, VersionForm
 from documents.models import Document, DocumentVersion, Family, Grant
@@ -76,15 +76,15 @@ def document_list(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     page_number = data.get("page") or 1
     per_page = data.get("per_page") or selectors.DEFAULT_PAGE_SIZE
-    page = selectors.documents_list(request.user, filters=filters, page=page_number, per_page=per_page)
+    page = replica.documents_list(request.user, filters=filters, page=page_number, per_page=per_page)
     past_end = None
     if not page.documents and page_number > 1:
         # Past the end (a bookmark, a deleted document): show the last page rather than an empty one.
         past_end = page_number
-        first = selectors.documents_list(request.user, filters=filters, per_page=per_page, with_total=True)
+        first = replica.documents_list(request.user, filters=filters, per_page=per_page, with_total=True)
         last = max(1, -(-first.total // per_page))
         if last > 1:
-            first = selectors.documents_list(request.user, filters=filters, page=last, per_page=per_page)
+            first = replica.documents_list(request.user, filters=filters, page=last, per_page=per_page)
         page = first
     params = request.GET.copy()
     params.pop("page", None)

@@ -29,7 +29,7 @@ from api.representations import compat_document, user_details
 from api.views import renditions
 from api.views.base import ApiView
 from audit.actions import Action
-from documents import selectors, services
+from documents import replica, selectors, services
 from documents.errors import DocumentError
 from documents.models import Family, ShareAccess
 
@@ -231,7 +231,7 @@ class FamilyFilesView(CompatView):
     def get(self, request, family: str):
         filters = selectors.DocumentFilters(family=FAMILIES[family])
         # One page of up to MAX_LISTED: a fixed number of queries however many documents there are.
-        page = selectors.documents_list(
+        page = replica.documents_list(
             request.user, filters=filters, per_page=MAX_LISTED, max_per_page=MAX_LISTED, with_files=True
         )
         files = [compat_document(d, prefix=_prefix(request)) for d in page.documents]

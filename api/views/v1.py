@@ -22,7 +22,7 @@ from api.views import renditions
 from api.views.base import ApiView
 from api.views.compat import logout, validated
 from audit.actions import Action
-from documents import selectors, services
+from documents import replica, selectors, services
 from documents.filetypes import TYPES
 
 TAG_AUTH = "v1 authentication"
@@ -225,7 +225,7 @@ class DocumentListView(ApiView):
             families=_families([query["type"]]) if query.get("type") else (),
             sort=_sort(query["sortBy"], query["sortOrder"]),
         )
-        page = selectors.documents_list(
+        page = replica.documents_list(
             request.user, filters=filters, page=query["page"], per_page=query["limit"], with_total=True
         )
         return Response({"success": True, "data": _page_body(request, page)})
@@ -250,7 +250,7 @@ class SearchView(ApiView):
             modified_to=dates.get("to"),
             sort=_sort(data["sortBy"], data["sortOrder"]),
         )
-        page = selectors.documents_list(
+        page = replica.documents_list(
             request.user, filters=filters, page=data["page"], per_page=data["limit"], with_total=True
         )
         body = _page_body(request, page)

@@ -1,0 +1,112 @@
+"""The replica router and read-your-writes without a replica server (the real one: test_replica.py)."""
+
+import time
+
+import pytest
+from django.core.exceptions import MiddlewareNotUsed
+from django.db import DEFAULT_DB_ALIAS
+from django.http import HttpResponse
+from django.test import RequestFactory
+
+from docuid import db_routers
+from docuid.read_your_writes import COOKIE, ReadYourWritesMiddleware
+
+
+def test_without_a_replica_every_read_stays_on_the_primary_and_the_middleware_removes_itself():
+    assert not db_routers.replica_configured()
+    with db_routers.replica_reads() as alias:
+        assert alias == DEFAULT_DB_ALIAS
+        assert db_routers.ReplicaRouter().db_for_read(None) is None
+    with pytest.raises(MiddlewareNotUsed):
+        ReadYourWritesMiddleware(lambda request: HttpResponse())
+
+
+def test_router_never_writes_or_migrates_on_the_replica():
+    router = db_routers.ReplicaRouter()
+    token = db_routers._reading_replica.set(True)
+    try:
+        assert router.db_for_read(None) == db_routers.REPLICA
+        assert router.db_for_write(None) == DEFAULT_DB_ALIAS
+    finally:
+        db_routers._reading_replica.reset(token)
+    assert router.allow_migrate(db_routers.REPLICA, "documents") is False
+    assert router.allow_migrate(DEFAULT_DB_ALIAS, "documents") is True
+
+
+@pytest.fixture
+def middleware(monkeypatch, settings):
+    settings.DOCUID_READ_YOUR_WRITES_SECONDS = 10
+    monkeypatch.setattr(db_routers, "replica_configured", lambda: True)
+    seen = {}
+
+    def view(request):
+        seen["pinned"] = db_routers._pinned.get()
+        return HttpResponse(status=int(request.GET.get("status", 200)))
+
+    return ReadYourWritesMiddleware(view), seen
+
+
+def test_a_successful_write_reads_the_primary_and_pins_the_next_requests(middleware):
+    handler, seen = middleware
+    response = handler(RequestFactory().post("/documents/1/access/2/remove/"))
+    assert seen["pinned"] is True
+    cookie = response.cookies[COOKIE]
+    assert cookie["max-age"] == 10 and cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert time.time() + 8 < float(cookie.value) <= time.time() + 11
+
+    request = RequestFactory().get("/documents/")
+    request.COOKIES[COOKIE] = cookie.value
+    handler(request)
+    assert seen["pinned"] is True
+    assert db_routers._pinned.get() is False  # reset after the request
+
+
+@pytest.mark.parametrize("value", ["", "garbage", "nan-ish", str(int(time.time()) - 1)])
+def test_a_missing_expired_or_hostile_cookie_does_not_pin(middleware, value):
+    handler, seen = middleware
+    request = RequestFactory().get("/documents/")
+    request.COOKIES[COOKIE] = value
+    response = handler(request)
+    assert seen["pinned"] is False
+    assert COOKIE not in response.cookies
+
+
+def test_a_refused_write_sets_no_cookie(middleware):
+    handler, _ = middleware
+    assert COOKIE not in handler(RequestFactory().post("/documents/?status=403")).cookies
+
+
+def test_replica_unreachable_is_remembered_and_reads_go_to_the_primary(monkeypatch, settings):
+    settings.DOCUID_REPLICA_DOWN_SECONDS = 5
+    monkeypatch.setattr(db_routers, "replica_configured", lambda: True)
+    monkeypatch.setattr(db_routers._health, "down_until", 0.0)
+    monkeypatch.setattr(db_routers._health, "lag_checked_at", 0.0)
+    calls = []
+
+    def unreachable():
+        calls.append(1)
+        from django.db import OperationalError
+
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(db_routers, "_measure_lag", unreachable)
+    assert db_routers.replica_usable() is False
+    assert db_routers.replica_usable() is False
+    assert len(calls) == 1  # not probed again within DOCUID_REPLICA_DOWN_SECONDS
+    assert db_routers.replica_lag_seconds._value.get() == -1
+
+
+def test_too_much_lag_skips_the_replica(monkeypatch, settings):
+    settings.DOCUID_REPLICA_MAX_LAG_SECONDS = 30
+    settings.DOCUID_REPLICA_LAG_CHECK_SECONDS = 0
+    monkeypatch.setattr(db_routers, "replica_configured", lambda: True)
+    monkeypatch.setattr(db_routers._health, "down_until", 0.0)
+    monkeypatch.setattr(db_routers, "_measure_lag", lambda: 31.0)
+    assert db_routers.replica_usable() is False
+    monkeypatch.setattr(db_routers, "_measure_lag", lambda: 0.5)
+    assert db_routers.replica_usable() is True
+    token = db_routers.pin_primary()
+    try:
+        assert db_routers.replica_usable() is False
+    finally:
+        db_routers.unpin(token)
