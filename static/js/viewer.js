@@ -8,7 +8,8 @@
 //
 // The PDF is fetched once, whole (no Range requests): every request for the file is an
 // audited open, and a stamped (watermarked) PDF is answered whole anyway. Pages are
-// drawn when they come near the screen and redrawn when the width changes.
+// drawn when they come near the screen, released when far from it, and redrawn when the
+// width changes.
 (() => {
   "use strict";
 
@@ -55,6 +56,8 @@
     const layer = new pdfjs.TextLayer({ textContentSource: page.streamTextContent(), container: text, viewport });
     await layer.render();
     slot.replaceChildren(canvas, text);
+    // Its own shape from now on, so that it keeps its place when released (below).
+    slot.style.aspectRatio = `${viewport.width} / ${viewport.height}`;
     slot.dataset.drawnWidth = String(width);
     slot.dataset.rendered = "true";
   }
@@ -93,10 +96,7 @@
       if (drawing.has(slot)) return drawing.get(slot);
       const job = pdf
         .getPage(Number(slot.dataset.page))
-        .then((page) => {
-          slot.style.aspectRatio = "";
-          return drawPage(pdfjs, slot, page);
-        })
+        .then((page) => drawPage(pdfjs, slot, page))
         .finally(() => drawing.delete(slot));
       drawing.set(slot, job);
       return job;
@@ -104,7 +104,14 @@
     const observer = new IntersectionObserver(
       (entries) => {
         for (const entry of entries) {
-          if (entry.isIntersecting && entry.target.dataset.rendered !== "true") draw(entry.target);
+          const slot = entry.target;
+          if (entry.isIntersecting && slot.dataset.rendered !== "true") draw(slot);
+          // A page far from the view gives its canvas back (a long document would otherwise
+          // hold hundreds of them); it is drawn again when it comes near.
+          if (!entry.isIntersecting && slot.dataset.rendered === "true" && !drawing.has(slot)) {
+            slot.replaceChildren();
+            slot.dataset.rendered = "false";
+          }
         }
       },
       { rootMargin: "100% 0px" },

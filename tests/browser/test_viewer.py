@@ -251,3 +251,19 @@ def test_the_pages_are_redrawn_to_a_new_width(open_page, site, owner, viewport):
     open_page.wait_for_function(f"w => (document.querySelector('{canvas}')?.width ?? w) !== w", arg=before)
     assert_pdf_drawn(open_page, "Rotate", pages=2)
     assert_clean(open_page)
+
+
+def test_a_long_pdf_draws_only_the_pages_near_the_view(open_page, site, owner):
+    document = make_document(owner, name="Long.pdf", data=samples.pdf_bytes("Long read", pages=60))
+    open_page.goto(f"{site}/documents/{document.pk}/view/")
+    assert_pdf_drawn(open_page, "Long", pages=60)
+    last = open_page.locator('.pdf-page[data-page="60"]')
+    last.scroll_into_view_if_needed()
+    open_page.wait_for_function("() => document.querySelector('.pdf-page[data-page=\"60\"] canvas')")
+    assert "page 60" in last.locator(".textLayer").inner_text()
+    # The first pages gave their canvases back; only those near the view hold one.
+    open_page.wait_for_function("() => !document.querySelector('.pdf-page[data-page=\"1\"] canvas')")
+    assert open_page.locator(".pdf-page canvas").count() <= 12
+    open_page.locator('.pdf-page[data-page="1"]').scroll_into_view_if_needed()
+    open_page.wait_for_function("() => document.querySelector('.pdf-page[data-page=\"1\"] canvas')")
+    assert_clean(open_page)
