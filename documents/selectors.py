@@ -308,7 +308,7 @@ def _pg_search(queryset: QuerySet[Document], parsed: search.ParsedQuery) -> Quer
     - The PostgreSQL planner does not know that testing `@@` on a row reads its whole
       vector: for a common word it scans the table and reads every vector (2.5 s at
       100,000 documents, against 0.1 s through the index). The page's query therefore
-      runs under `search.planner_settings()` (no sequential scans, no JIT).
+      runs under `search.planner_settings()` (bitmap index scans only, no JIT).
     """
     tsquery, params = search.pg_tsquery(parsed)
     exact = RawSQL(f"documents_document.search_vector @@ {tsquery}", params, output_field=BooleanField())  # noqa: S611 — values bound
