@@ -169,8 +169,10 @@ def planner_settings(active: bool = True):
     The planner prices `search_vector @@ query` on a row like any cheap operator, but it
     reads the row's whole vector (the file's words, TOASTed): for a word most documents
     hold it chose to scan the table and test every row (2.5-4 s at 100,000 documents)
-    over the index (~0.1 s). JIT compiled those plans for ~3.5 s a query. Both settings
-    are SET LOCAL, in a transaction of their own when there is none.
+    over the index (~0.1 s), and with sequential scans off it walked the primary key
+    testing every row instead; JIT compiled those plans for ~3.5 s a query. So only bitmap
+    index scans, no JIT: SET LOCAL, in a transaction of their own when there is none (in
+    an enclosing transaction they last until it ends).
     """
     if not active or connection.vendor != "postgresql":
         yield
