@@ -61,7 +61,9 @@ def main() -> dict:
     owner, viewer = UserFactory(), UserFactory()
     shared = make_document(owner, name="shared-before-pause.pdf", title="Shared before pause")
     grant = Grant.objects.create(document=shared, user=viewer, permission=Permission.VIEW, granted_by=owner)
+    started = time.monotonic()
     wait_replica(f"SELECT count(*) FROM {Grant._meta.db_table} WHERE id = {int(grant.pk)}", 1)
+    seen["replica_caught_up_seconds"] = round(time.monotonic() - started, 3)
     seen["replica_in_recovery"] = replica_sql("SELECT pg_is_in_recovery()")
 
     replica_sql("SELECT pg_wal_replay_pause()::text")

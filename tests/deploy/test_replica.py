@@ -39,9 +39,11 @@ def _user_exists(name: str) -> bool:
 def _as_postgres(*argv, env: dict | None = None) -> subprocess.CompletedProcess:
     prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     pairs = [f"{k}={v}" for k, v in (env or {}).items()]
-    return subprocess.run(
-        [*prefix, "env", *pairs, *map(str, argv)], capture_output=True, text=True, timeout=TIMEOUT, check=True
+    result = subprocess.run(
+        [*prefix, "env", *pairs, *map(str, argv)], capture_output=True, text=True, timeout=TIMEOUT, check=False
     )
+    assert result.returncode == 0, f"{argv[0]} failed: {result.stderr[-2000:]}"
+    return result
 
 
 def _configure(datadir: Path, port: int, socket_dir: Path) -> None:
@@ -124,6 +126,7 @@ def test_replica_serves_reads_keeps_read_your_writes_never_serves_a_revoked_gran
     )
     assert run.returncode == 0, run.stderr[-3000:]
     seen = json.loads(run.stdout.strip().splitlines()[-1])
+    print("replica journey:", seen)  # timings for docs/DEPLOYMENT.md (pytest -s)
 
     assert seen["replica_in_recovery"] is True
     assert seen["replica_alias"] == "replica"
