@@ -367,3 +367,11 @@ def test_a_sideways_phone_photo_gets_an_upright_thumbnail(owner):
     photo.save(data, "JPEG", exif=exif)
     rendition = render(make_document(owner, name="photo.jpg", data=data.getvalue()))
     assert (rendition.thumbnail_width, rendition.thumbnail_height) == (320, 640)
+
+
+def test_the_upload_queues_the_rendition_which_runs_once_the_upload_commits(owner, django_capture_on_commit_callbacks):
+    # Celery runs eagerly here (no broker), as under `make run`: committing the upload makes the thumbnail.
+    with django_capture_on_commit_callbacks(execute=True):
+        document = make_document(owner, name="scan.pdf", data=samples.pdf_bytes("Queued"))
+    rendition = Rendition.objects.get(version=document.current_version)
+    assert rendition.status == "done" and rendition.thumbnail and rendition.attempts == 1
