@@ -21,12 +21,24 @@ from documents.models import Document
 def documents_list(user, **kwargs) -> selectors.DocumentPage:
     """`selectors.documents_list` (same arguments and result), read from the replica where possible."""
     page, alias = read_from_replica(lambda: selectors.documents_list(user, **kwargs))
-    if alias == DEFAULT_DB_ALIAS or not page.documents:
+    if alias == DEFAULT_DB_ALIAS:
+        return page
+    if page.did_you_mean:
+        # Respelt from words of the documents the replica thinks the person may see, which
+        # may include one just taken away: a search that found nothing asks the primary.
+        return selectors.documents_list(user, **kwargs)
+    if not page.documents:
         return page
     allowed = _still_visible(user, [document.pk for document in page.documents])
     if len(allowed) != len(page.documents):
         page.documents = [document for document in page.documents if document.pk in allowed]
         page.highlights = {pk: value for pk, value in page.highlights.items() if pk in allowed}
+    for document in page.documents:
+        # A relation the page reads later (lazily, while rendering) follows the instance's
+        # database: make that the primary, so a replica lost meanwhile cannot fail the page.
+        document._state.db = DEFAULT_DB_ALIAS
+        if document.owner_id is not None and "owner" in document._state.fields_cache:
+            document.owner._state.db = DEFAULT_DB_ALIAS
     return page
 
 

@@ -110,3 +110,68 @@ def test_too_much_lag_skips_the_replica(monkeypatch, settings):
         assert db_routers.replica_usable() is False
     finally:
         db_routers.unpin(token)
+
+
+# --- documents.replica: a page read from a lagging replica is re-checked on the primary -------------
+
+
+@pytest.fixture
+def stale_replica(monkeypatch):
+    """documents.replica reads "the replica": a page computed earlier, as a lagging replica would hold it."""
+    from documents import replica
+
+    stale = {}
+    monkeypatch.setattr(replica, "read_from_replica", lambda read: (stale["page"], db_routers.REPLICA))
+    return stale
+
+
+@pytest.mark.django_db
+def test_a_grant_revoked_on_the_primary_is_not_shown_from_a_stale_replica_page(stale_replica):
+    from documents import replica, selectors
+    from documents.models import Grant, Permission
+    from tests.factories import UserFactory, make_document
+
+    owner, viewer = UserFactory(), UserFactory()
+    shared = make_document(owner, name="shared.pdf", title="Shared")
+    kept = make_document(owner, name="kept.pdf", title="Kept")
+    gone = make_document(owner, name="gone.pdf", title="Gone")
+    for document in (shared, kept, gone):
+        Grant.objects.create(document=document, user=viewer, permission=Permission.VIEW, granted_by=owner)
+    stale_replica["page"] = selectors.documents_list(viewer, filters=selectors.DocumentFilters())
+    stale_replica["page"].highlights = {shared.pk: {"field": "content", "snippet": "x"}}
+    assert {d.pk for d in stale_replica["page"].documents} == {shared.pk, kept.pk, gone.pk}
+
+    Grant.objects.filter(document=shared, user=viewer).delete()
+    gone.delete()
+    page = replica.documents_list(viewer, filters=selectors.DocumentFilters())
+
+    assert [d.pk for d in page.documents] == [kept.pk]
+    assert page.highlights == {}
+    assert page.documents[0]._state.db == "default"
+
+
+@pytest.mark.django_db
+def test_an_owner_who_gave_the_document_away_does_not_keep_it_through_the_replica(stale_replica):
+    from documents import replica, selectors
+    from documents.models import Document
+    from tests.factories import UserFactory, make_document
+
+    before, after = UserFactory(), UserFactory()
+    document = make_document(before, name="moved.pdf", title="Moved")
+    stale_replica["page"] = selectors.documents_list(before, filters=selectors.DocumentFilters())
+    Document.objects.filter(pk=document.pk).update(owner=after)
+
+    assert replica.documents_list(before, filters=selectors.DocumentFilters()).documents == []
+
+
+@pytest.mark.django_db
+def test_a_did_you_mean_from_the_replica_is_asked_again_on_the_primary(stale_replica):
+    from documents import replica, selectors
+    from tests.factories import UserFactory
+
+    person = UserFactory()
+    stale_replica["page"] = selectors.DocumentPage(
+        documents=[], number=1, per_page=20, has_next=False, did_you_mean="secretword"
+    )
+    page = replica.documents_list(person, filters=selectors.DocumentFilters(query="secretwrd"))
+    assert page.did_you_mean != "secretword"
