@@ -17,8 +17,10 @@ see national numbers of other regions or the 00 prefix, and is ~100x slower.
 """
 
 import ipaddress
+import json
 import logging
 import re
+from datetime import UTC, datetime
 
 from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
 
@@ -248,3 +250,32 @@ class JsonFormatter(_BaseJsonFormatter):
     def add_fields(self, log_data, record, message_dict):
         super().add_fields(log_data, record, message_dict)
         log_data.pop("_pii_masked", None)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The same JSON as python-json-logger's, built directly for the common record: already
+        masked, no traceback or stack, every extra field a plain JSON value (the access line,
+        once per request). Anything else takes the library's path."""
+        if (
+            not getattr(record, "_pii_masked", False)
+            or record.exc_info
+            or record.exc_text
+            or record.stack_info
+            or isinstance(record.msg, dict)
+            or self.defaults
+            or self.static_fields
+        ):
+            return super().format(record)
+        record.message = record.getMessage()
+        fields = record.__dict__
+        data = {self._get_rename(name): fields.get(name) for name in self._required_fields}
+        for key, value in fields.items():
+            if key in self._skip_fields or key.startswith("_"):
+                continue
+            if value.__class__ not in _JSON_PLAIN:
+                return super().format(record)
+            data[self._get_rename(key)] = value
+        data[self._get_rename("timestamp")] = datetime.fromtimestamp(record.created, tz=UTC).isoformat()
+        return self.prefix + json.dumps(data, ensure_ascii=self.json_ensure_ascii)
+
+
+_JSON_PLAIN = frozenset({str, int, float, bool, type(None)})

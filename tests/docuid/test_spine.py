@@ -291,3 +291,29 @@ def test_metrics_still_count_with_children_bound_once(client, monkeypatch):
         assert client.get("/healthz").status_code == 200
     assert _sample("api_latency_ms_count", labels) == latency_before + 2
     assert _sample("django_http_responses_total_by_status_total", {"status": "200"}) == by_status_before + 2
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"method": "GET", "route": "documents:list", "status": 200, "duration_ms": 1.23, "_pii_masked": True},
+        {"text": 'é ü \u2028 "quoted"', "nothing": None, "flag": True, "ratio": 3.0, "big": 10**20},
+        {"nested": {"k": "v"}, "items": [1, 2]},  # not plain: the library's own path
+        {},
+    ],
+)
+def test_the_direct_json_line_is_the_librarys_line(extra):
+    """JsonFormatter builds the common line itself; it must be byte for byte python-json-logger's."""
+    from pythonjsonlogger.json import JsonFormatter as LibraryFormatter
+
+    formatter = docuid_logging.JsonFormatter()
+
+    def record():
+        made = logging.LogRecord("docuid.request", logging.INFO, __file__, 1, "%s %s", ("GET", 200), None)
+        made.created = 1765000000.123456
+        made.__dict__.update(extra)
+        docuid_logging.RequestContextFilter().filter(made)
+        docuid_logging.PIIMaskingFilter().filter(made)
+        return made
+
+    assert formatter.format(record()) == LibraryFormatter.format(formatter, record())
