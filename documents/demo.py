@@ -32,7 +32,7 @@ def _files_for(user) -> list[tuple[str, bytes, dict]]:
         ),
         (
             f"{first} - quarterly review.pptx",
-            samples.pptx_bytes(f"Quarterly review by {first}"),
+            samples.slides_bytes([f"Quarterly review by {first}", "Highlights and next steps"]),
             {"category": "Reports", "tags": ["review"]},
         ),
         (

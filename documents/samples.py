@@ -148,6 +148,36 @@ def pptx_bytes(text: str = "DocuID sample") -> bytes:
     )
 
 
+def slides_bytes(slides: list[str]) -> bytes:
+    """A presentation with one title slide per text, written by python-pptx.
+
+    Unlike `pptx_bytes` (the smallest package our own readers accept), it carries the
+    masters and layouts that PowerPoint and LibreOffice need to render it: the demo's
+    deck gets a real PDF rendition and thumbnail.
+    """
+    import datetime
+
+    import pptx
+
+    deck = pptx.Presentation()
+    for text in slides:
+        slide = deck.slides.add_slide(deck.slide_layouts[0])
+        slide.shapes.title.text = text
+    fixed = datetime.datetime(2026, 1, 1)
+    deck.core_properties.created = deck.core_properties.modified = fixed
+    deck.core_properties.last_printed = fixed
+    out = io.BytesIO()
+    deck.save(out)
+    # python-pptx stamps each zip entry with the current time: rewrite them with _package's
+    # fixed one, so the bytes (and the demo's SHA-256 lookup) are the same on every run.
+    fixed_out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(out.getvalue())) as source, zipfile.ZipFile(fixed_out, "w") as target:
+        for entry in source.infolist():
+            stamped = zipfile.ZipInfo(entry.filename, date_time=(2026, 1, 1, 0, 0, 0))
+            target.writestr(stamped, source.read(entry), zipfile.ZIP_DEFLATED)
+    return fixed_out.getvalue()
+
+
 def png_bytes(width: int = 8, height: int = 8, rgb: tuple[int, int, int] = (31, 95, 191)) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)

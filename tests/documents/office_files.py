@@ -8,11 +8,12 @@ import io
 
 import docx
 import openpyxl
-import pptx
 from odf import teletype
 from odf.opendocument import OpenDocumentText
 from odf.style import ParagraphProperties, Style
 from odf.text import P
+
+from documents import samples
 
 
 def docx_bytes(pages: list[str]) -> bytes:
@@ -42,13 +43,7 @@ def xlsx_bytes(sheets: dict[str, list[list[str]]]) -> bytes:
 
 def pptx_bytes(slides: list[str]) -> bytes:
     """A presentation with one title slide per text."""
-    deck = pptx.Presentation()
-    for text in slides:
-        slide = deck.slides.add_slide(deck.slide_layouts[0])
-        slide.shapes.title.text = text
-    out = io.BytesIO()
-    deck.save(out)
-    return out.getvalue()
+    return samples.slides_bytes(slides)
 
 
 def odt_bytes(pages: list[str]) -> bytes:
