@@ -39,7 +39,7 @@ _pinned: ContextVar[bool] = ContextVar("docuid_pinned_to_primary", default=False
 replica_lag_seconds = Gauge(
     "docuid_db_replica_lag_seconds",
     "Replay lag of the PostgreSQL read replica as last measured (0 when caught up; -1 when unreachable).",
-    multiprocess_mode="max",
+    multiprocess_mode="mostrecent",  # every process measures the same replica; -1 must not hide under max
 )
 
 

@@ -48,6 +48,8 @@ CONTRACT = {
     "docuid_audit_unsealed_events",
     "docuid_audit_oldest_unsealed_age_seconds",
     "docuid_audit_seal_max_delay_seconds",
+    # The read replica's replay lag, -1 unreachable (issue #16, docuid/db_routers.py).
+    "docuid_db_replica_lag_seconds",
     "docuid_extraction_seconds_bucket",
     "docuid_extraction_seconds_sum",
     "docuid_extraction_seconds_count",

@@ -126,6 +126,8 @@ def test_the_issue_alerts_exist_with_their_severities():
     expected["DocuIDRenditionsFailing"] = {"warning"}
     # The audit sealer behind (issue 16): recent events wait to become tamper-evident, nothing is down.
     expected["DocuIDAuditSealingBehind"] = {"warning"}
+    # The read replica lagging or unreachable (issue 16): list and search read the primary, nothing is down.
+    expected["DocuIDReplicaUnusable"] = {"warning"}
     # Alertmanager failing to deliver: a warning (the page itself may be what fails).
     expected["DocuIDAlertNotificationsFailing"] = {"warning"}
     assert severities == expected
