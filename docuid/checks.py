@@ -41,3 +41,32 @@ def check_shared_cache(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.database)
+def check_read_replica(app_configs=None, **kwargs):
+    """A replica is a PostgreSQL streaming standby of the primary (docuid.db_routers): anything else is a mistake."""
+    replica = settings.DATABASES.get("replica")
+    if replica is None:
+        return []
+    primary = settings.DATABASES["default"]
+    if not primary["ENGINE"].endswith("postgresql"):
+        return [
+            Error(
+                "DATABASE_REPLICA_URL is set but DATABASE_URL is not PostgreSQL: the replica must be a "
+                "streaming standby of a PostgreSQL primary.",
+                hint="Unset DATABASE_REPLICA_URL, or run on PostgreSQL (docs/DEPLOYMENT.md, Topology).",
+                id="docuid.E010",
+            )
+        ]
+    same = all(replica.get(key) == primary.get(key) for key in ("HOST", "PORT", "NAME"))
+    if same:
+        return [
+            Warning(
+                "DATABASE_REPLICA_URL names the same server and database as DATABASE_URL: "
+                "list reads gain nothing and pay the re-check on the primary.",
+                hint="Point it at the replica made by deploy/postgres/make-replica.sh, or unset it.",
+                id="docuid.W010",
+            )
+        ]
+    return []

@@ -175,3 +175,31 @@ def test_a_did_you_mean_from_the_replica_is_asked_again_on_the_primary(stale_rep
     )
     page = replica.documents_list(person, filters=selectors.DocumentFilters(query="secretwrd"))
     assert page.did_you_mean != "secretword"
+
+
+# --- manage.py check ------------------------------------------------------------------------------
+
+
+def _databases(primary_engine: str, replica_host: str) -> dict:
+    primary = {"ENGINE": primary_engine, "HOST": "db", "PORT": 5432, "NAME": "docuid"}
+    return {"default": primary, "replica": {**primary, "HOST": replica_host}}
+
+
+@pytest.mark.parametrize(
+    ("databases", "ids"),
+    [
+        ({"default": {"ENGINE": "django.db.backends.sqlite3"}}, []),
+        (_databases("django_prometheus.db.backends.postgresql", "replica1"), []),
+        (_databases("django_prometheus.db.backends.postgresql", "db"), ["docuid.W010"]),
+        (_databases("django_prometheus.db.backends.sqlite3", "replica1"), ["docuid.E010"]),
+    ],
+)
+def test_the_replica_check_refuses_a_replica_of_sqlite_and_warns_of_one_that_is_the_primary(
+    monkeypatch, databases, ids
+):
+    from types import SimpleNamespace
+
+    from docuid import checks
+
+    monkeypatch.setattr(checks, "settings", SimpleNamespace(DATABASES=databases))
+    assert [message.id for message in checks.check_read_replica()] == ids
