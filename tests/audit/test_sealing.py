@@ -13,6 +13,7 @@ import time
 
 import pytest
 from django.db import connection, connections, transaction
+from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from audit import record
@@ -353,3 +354,12 @@ def test_a_sealed_event_tampered_with_as_superuser_is_detected(postgres):
         cursor.execute("SET LOCAL session_replication_role = DEFAULT")
     broken = audit_chain_verify().first_broken
     assert (broken.id, broken.field) == (events[2].pk, "hash")
+
+
+@pytest.mark.django_db
+def test_an_event_slipped_in_without_a_txid_is_reported_not_overlooked(postgres, raw_insert):
+    record(Action.DOCUMENT_VIEW)
+    seal_all()
+    raw_insert(txid=None, time=timezone.now(), hash="e" * 64)  # the stamping trigger disabled
+    audit_seal()
+    assert unsealed_events().count() == 1  # never sealed, and counted by the gauges and audit_verify
