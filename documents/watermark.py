@@ -122,10 +122,11 @@ class Stamp:
     @property
     def text(self) -> str:
         # Bounded parts, so the reference always fits the template's slot (MAX_STAMP_BYTES): a
-        # client's own X-Request-ID may be 128 characters; the event keeps it whole.
+        # client's own X-Request-ID may be 128 characters; the event keeps it whole. Bounded in
+        # printed bytes, not characters: one character may print as several ('⑽' is "(10)").
         return (
-            f"{self.recipient[:RECIPIENT_MAX]} · {self.at:%Y-%m-%d %H:%M:%S} UTC"
-            f" · request {self.request_id[:REQUEST_ID_MAX]} · ref {self.ref}"
+            f"{_printable(self.recipient, RECIPIENT_MAX)} · {self.at:%Y-%m-%d %H:%M:%S} UTC"
+            f" · request {_printable(self.request_id, REQUEST_ID_MAX)} · ref {self.ref}"
         )
 
     def audit_data(self) -> dict:
@@ -215,6 +216,11 @@ def _winansi(text: str) -> bytes:
         base = unicodedata.normalize("NFKD", char).encode("ascii", "ignore")
         out += base or b"?"
     return bytes(out)
+
+
+def _printable(text: str, limit: int) -> str:
+    """`text` as it will print (WinAnsi, see _winansi), cut to `limit` printed bytes."""
+    return _winansi(text)[:limit].decode("cp1252")  # _winansi only yields bytes cp1252 defines
 
 
 def _width(encoded: bytes, size: float) -> float:
