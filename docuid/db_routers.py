@@ -63,6 +63,10 @@ def pin_primary(pinned: bool = True):
     return _pinned.set(pinned)
 
 
+def primary_pinned() -> bool:
+    return _pinned.get()
+
+
 def unpin(token) -> None:
     _pinned.reset(token)
 

@@ -8,18 +8,22 @@ from the primary's own owner column, in at most two queries by primary key, and 
 person may no longer see is dropped with its highlight. The lag can only hide what is new
 (a grant just given shows once replayed), never show what was taken away.
 
-Without a usable replica this is `documents_list` on the primary, with no extra query.
+Without a usable replica this is `documents_list` on the primary, with no extra query. A person
+who wrote in the last seconds (docuid.read_your_writes) reads the primary.
 """
 
 from django.db import DEFAULT_DB_ALIAS
 
-from docuid.db_routers import read_from_replica
+from docuid.db_routers import read_from_replica, replica_configured
+from docuid.read_your_writes import wrote_recently
 from documents import selectors
 from documents.models import Document
 
 
 def documents_list(user, **kwargs) -> selectors.DocumentPage:
     """`selectors.documents_list` (same arguments and result), read from the replica where possible."""
+    if not replica_configured() or wrote_recently(user):
+        return selectors.documents_list(user, **kwargs)
     page, alias = read_from_replica(lambda: selectors.documents_list(user, **kwargs))
     if alias == DEFAULT_DB_ALIAS:
         return page

@@ -71,6 +71,36 @@ def test_a_missing_expired_or_hostile_cookie_does_not_pin(middleware, value):
     assert COOKIE not in response.cookies
 
 
+@pytest.mark.django_db
+def test_a_person_who_wrote_reads_the_primary_from_every_device_for_a_while(middleware, settings):
+    from django.core.cache import cache
+
+    from docuid.read_your_writes import wrote_recently
+    from tests.factories import UserFactory
+
+    handler, _ = middleware
+    writer, other = UserFactory(), UserFactory()
+    cache.delete(f"docuid:fresh:{writer.pk}")
+    assert wrote_recently(writer) is False
+    request = RequestFactory().post("/api/v1/documents/")
+    request.user = writer
+    handler(request)
+    assert wrote_recently(writer) is True  # another device: no cookie, the cache answers
+    assert wrote_recently(other) is False
+    cache.delete(f"docuid:fresh:{writer.pk}")
+
+
+def test_a_cache_that_cannot_answer_sends_reads_to_the_primary(monkeypatch):
+    from docuid import read_your_writes
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(read_your_writes.cache, "get", broken)
+    person = type("Person", (), {"pk": 7, "is_authenticated": True})()
+    assert read_your_writes.wrote_recently(person) is True
+
+
 def test_a_refused_write_sets_no_cookie(middleware):
     handler, _ = middleware
     assert COOKIE not in handler(RequestFactory().post("/documents/?status=403")).cookies
@@ -121,6 +151,7 @@ def stale_replica(monkeypatch):
     from documents import replica
 
     stale = {}
+    monkeypatch.setattr(replica, "replica_configured", lambda: True)
     monkeypatch.setattr(replica, "read_from_replica", lambda read: (stale["page"], db_routers.REPLICA))
     return stale
 
