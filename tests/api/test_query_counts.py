@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.utils import timezone
 
 from documents import search, selectors
@@ -18,6 +19,9 @@ from tests.api.conftest import ApiCaller, issue_token
 from tests.factories import UserFactory, make_document
 
 MAX_QUERIES = 5
+# A search on PostgreSQL first sets its planner settings (SET LOCAL, documents.search.planner_settings,
+# issue #14): one statement more, the same for any page size.
+SEARCH_QUERIES = MAX_QUERIES + 1 if connection.vendor == "postgresql" else MAX_QUERIES
 VISIBLE = 110  # more than the largest page (100), so every page size has a next page
 PAGE_SIZES = (1, 25, 100)
 
@@ -81,7 +85,7 @@ def test_v1_list_queries_do_not_grow_with_the_page(reader, limit, django_assert_
 def test_v1_search_queries_do_not_grow_with_the_page(reader, limit, django_assert_max_num_queries):
     call = lambda: reader.post("/api/v1/documents/search", {"query": "quarterly", "limit": limit})  # noqa: E731
     _warm(reader, call)
-    with django_assert_max_num_queries(MAX_QUERIES):
+    with django_assert_max_num_queries(SEARCH_QUERIES):
         response = call()
     body = response.json()["data"]
     assert len(body["documents"]) == limit
@@ -94,7 +98,7 @@ def test_v1_sorted_filtered_list_queries_do_not_grow(reader, limit, django_asser
     params = {"limit": limit, "sortBy": "title", "sortOrder": "asc", "type": "pdf", "search": "report"}
     call = lambda: reader.get("/api/v1/documents", params)  # noqa: E731
     _warm(reader, call)
-    with django_assert_max_num_queries(MAX_QUERIES):
+    with django_assert_max_num_queries(SEARCH_QUERIES):
         response = call()
     assert len(response.json()["data"]["documents"]) == limit
 
