@@ -54,6 +54,12 @@ CONTRACT = {
     "docuid_extraction_seconds_sum",
     "docuid_extraction_seconds_count",
     "docuid_extraction_failures_total",
+    # Renditions and thumbnails (issue #15, documents/metrics.py).
+    "docuid_rendition_seconds_bucket",
+    "docuid_rendition_seconds_sum",
+    "docuid_rendition_seconds_count",
+    "docuid_rendition_failures_total",
+    "docuid_renditions_pending",
     # The Celery worker's own (job docuid-worker, docuid/worker_metrics.py).
     "docuid_worker_up",
     "docuid_beat_heartbeat_timestamp_seconds",
