@@ -8,6 +8,7 @@ transaction. Prints one JSON object of observations; the test asserts on them.
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -20,9 +21,11 @@ import django
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from django.db import connections  # noqa: E402
 from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from docuid import db_routers  # noqa: E402
@@ -49,6 +52,15 @@ def listed(client: Client, title: str) -> bool:
     response = client.get(reverse("documents:list"))
     assert response.status_code == 200, response.status_code
     return title in response.content.decode()
+
+
+def median_ms(client: Client, rounds: int = 30) -> float:
+    timings = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        assert client.get(reverse("documents:list")).status_code == 200
+        timings.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(timings), 2)
 
 
 def signed_in(user) -> Client:
@@ -99,6 +111,21 @@ def main() -> dict:
     seen["viewer_detail_after_revoke"] = viewer_client.get(reverse("documents:detail", args=[shared.pk])).status_code
     seen["lag_gauge"] = db_routers.replica_lag_seconds._value.get()
     seen["routing_seconds"] = round(time.monotonic() - started, 3)
+
+    # What routing costs a list page here (tiny library: the page query is cheap, so this is the
+    # overhead — the re-check on the primary and the lag probe — not the gain).
+    settings.DOCUID_REPLICA_LAG_CHECK_SECONDS = 2  # the default: probe at most every 2 s, not per request
+    with (
+        CaptureQueriesContext(connections["default"]) as on_primary,
+        CaptureQueriesContext(connections["replica"]) as on_replica,
+    ):
+        viewer_client.get(reverse("documents:list"))
+    seen["list_queries"] = {"primary": len(on_primary), "replica": len(on_replica)}
+    seen["list_sql"] = [q["sql"][:90] for q in on_primary.captured_queries + on_replica.captured_queries]
+    seen["list_ms_replica"] = median_ms(viewer_client)
+    pinned = signed_in(viewer)
+    pinned.cookies["docuid_fresh"] = f"{time.time() + 600:.0f}"
+    seen["list_ms_primary"] = median_ms(pinned)
 
     # Replica down (still paused: what it lacks can only come from the primary): the pages read the primary.
     subprocess.run(os.environ["REPLICA_STOP"], shell=True, check=True, capture_output=True, timeout=60)
