@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transaction
 from django.db.models.functions import Length
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
@@ -163,7 +163,7 @@ def _forget_deleted_document(sender, instance: Document, **kwargs) -> None:
 
 
 @contextmanager
-def planner_settings(active: bool = True):
+def planner_settings(active: bool = True, *, using: str | None = None):
     """PostgreSQL: plan the search's queries with the GIN index and without JIT compilation.
 
     The planner prices `search_vector @@ query` on a row like any cheap operator, but it
@@ -172,13 +172,17 @@ def planner_settings(active: bool = True):
     over the index (~0.1 s), and with sequential scans off it walked the primary key
     testing every row instead; JIT compiled those plans for ~3.5 s a query. So only bitmap
     index scans, no JIT: SET LOCAL, in a transaction of their own when there is none (in
-    an enclosing transaction they last until it ends).
+    an enclosing transaction they last until it ends). They go to the database the
+    search reads from (`using`, else where the router sends reads of documents: the
+    replica inside docuid.db_routers.replica_reads).
     """
-    if not active or connection.vendor != "postgresql":
+    alias = using or router.db_for_read(Document) or DEFAULT_DB_ALIAS
+    target = connections[alias]
+    if not active or target.vendor != "postgresql":
         yield
         return
-    with transaction.atomic(savepoint=False):
-        with connection.cursor() as cursor:
+    with transaction.atomic(using=alias, savepoint=False):
+        with target.cursor() as cursor:
             cursor.execute(
                 "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true),"
                 " set_config('jit', 'off', true)"
@@ -374,7 +378,7 @@ def suggestion(query: str, parsed: ParsedQuery, visible_ids) -> str | None:
         return None
     visible_sql, visible_params = visible_ids.query.sql_with_params()
     replacements = {}
-    with planner_settings(), connection.cursor() as cursor:
+    with planner_settings(using=DEFAULT_DB_ALIAS), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Per word: the ten most similar vocabulary words (the trigram index answers
             # `word % typed`), the first of them that a visible document holds.

@@ -156,3 +156,16 @@ def test_a_phrase_with_exclusions_and_alternatives_stays_exact(owner):
     assert titles(owner, '"payment terms" -draft') == {"A"}
     assert titles(owner, '"payment terms" OR "lease renewal"') == {"A", "B", "D"}
     assert titles(owner, 'payment -"payment terms"') == {"C"}
+
+
+def test_postgres_search_plans_with_bitmap_scans_only(postgres):
+    with search.planner_settings(), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan')")
+        assert cursor.fetchone() == ("off", "off")
+
+
+def test_planner_settings_do_nothing_when_not_searching(db):
+    with search.planner_settings(False), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT current_setting('enable_seqscan')")
+            assert cursor.fetchone() == ("on",)
