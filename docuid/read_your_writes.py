@@ -77,12 +77,13 @@ class ReadYourWritesMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         writing = request.method not in SAFE_METHODS
-        token = db_routers.pin_primary(writing or _pinned_until(request) > time.time())
+        fresh = _pinned_until(request) > time.time()
+        token = db_routers.pin_primary(writing or fresh)
         try:
             response = self.get_response(request)
         finally:
             db_routers.unpin(token)
-        if writing and response.status_code < 400:
+        if writing and response.status_code < 400 and not getattr(request, "_docuid_reads_only", False):
             seconds = settings.DOCUID_READ_YOUR_WRITES_SECONDS
             user = getattr(request, "user", None)  # DRF sets it here too, for token-authenticated calls
             if user is not None and user.is_authenticated:
@@ -96,3 +97,11 @@ class ReadYourWritesMiddleware:
                 secure=settings.SESSION_COOKIE_SECURE,
             )
         return response
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        """A view that declares `reads_only = True` (a search sent as POST) is not a write."""
+        view_class = getattr(view_func, "view_class", None) or getattr(view_func, "cls", None)
+        if request.method not in SAFE_METHODS and getattr(view_class, "reads_only", False):
+            request._docuid_reads_only = True
+            db_routers.pin_primary(_pinned_until(request) > time.time())  # undone with the request's pin
+        return None

@@ -233,6 +233,8 @@ class DocumentListView(ApiView):
 
 class SearchView(ApiView):
     throttle_scope = "list"
+    # A POST that writes nothing: it reads the replica like the list (docuid.read_your_writes).
+    reads_only = True
 
     @extend_schema(tags=[TAG_DOCS], request=s.SearchIn, responses={200: s.V1SearchOut} | ERRORS)
     def post(self, request):

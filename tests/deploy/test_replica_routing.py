@@ -101,6 +101,26 @@ def test_a_cache_that_cannot_answer_sends_reads_to_the_primary(monkeypatch):
     assert read_your_writes.wrote_recently(person) is True
 
 
+def test_a_post_to_a_view_that_only_reads_is_not_a_write(monkeypatch):
+    """The API's search is a POST that writes nothing: it must neither pin nor mark the person."""
+    from api.views.v1 import SearchView
+
+    monkeypatch.setattr(db_routers, "replica_configured", lambda: True)
+    seen = {}
+
+    def view(request):
+        # Django calls process_view between the middleware's request and response halves.
+        handler.process_view(request, SearchView.as_view(), (), {})
+        seen["pinned"] = db_routers._pinned.get()
+        return HttpResponse()
+
+    handler = ReadYourWritesMiddleware(view)
+    response = handler(RequestFactory().post("/api/v1/documents/search"))
+    assert seen["pinned"] is False
+    assert COOKIE not in response.cookies
+    assert db_routers._pinned.get() is False
+
+
 def test_a_refused_write_sets_no_cookie(middleware):
     handler, _ = middleware
     assert COOKIE not in handler(RequestFactory().post("/documents/?status=403")).cookies
