@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from api.clients import request_client
 from api.errors import ApiError, not_found
 from audit.actions import Action, Outcome
-from documents import http, previews, selectors, services, watermark
+from documents import http, previews, renditions, selectors, services, watermark
 from documents.errors import NotSendable
 from documents.models import Document, Family
 
@@ -154,7 +154,10 @@ class ApiView(APIView):
             "format": fmt,
         }
         if fmt == "office":
-            if version.size > settings.DOCUID_API_CONTENT_MAX_MB * 1024 * 1024:
+            # The size of what is sent: a confidential Office original goes as its (stamped) PDF,
+            # which may be many times the original (a small workbook of thousands of pages).
+            sent_size = (renditions.pdf_size_for(version) or 0) if http.original_withheld(version) else version.size
+            if sent_size > settings.DOCUID_API_CONTENT_MAX_MB * 1024 * 1024:
                 raise ApiError(
                     413,
                     "DOCUMENT_TOO_LARGE",
