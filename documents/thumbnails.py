@@ -14,6 +14,7 @@ import resource
 import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 # Bounded output: at most WIDTH px wide, a page at most 4:1 tall, WebP (small, every browser).
@@ -52,10 +53,16 @@ def draw(src: str, kind: str, out: str, width: int = WIDTH) -> tuple[int, int]:
     else:
         from PIL import ImageOps
 
-        with Image.open(src) as original:
-            original.draft("RGB", (width, MAX_HEIGHT))  # JPEG: decode at a reduced size
-            # A phone photo is stored sideways with an EXIF orientation: show it as taken.
-            image = ImageOps.exif_transpose(original.convert("RGB") if original.mode not in ("RGB", "L") else original)
+        # Pillow only warns between MAX_IMAGE_PIXELS and twice it (and raises above): refuse from
+        # the header at the limit itself, or a valid 121 MP PNG of 350 kB is decoded whole.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(src) as original:
+                original.draft("RGB", (width, MAX_HEIGHT))  # JPEG: decode at a reduced size
+                # A phone photo is stored sideways with an EXIF orientation: show it as taken.
+                image = ImageOps.exif_transpose(
+                    original.convert("RGB") if original.mode not in ("RGB", "L") else original
+                )
         image.thumbnail((width, MAX_HEIGHT))
     image = image.convert("RGB")
     image.save(out, "WEBP", quality=QUALITY, method=4)
