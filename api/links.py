@@ -15,6 +15,7 @@ from django.core import signing
 
 from accounts import selectors as account_selectors
 from accounts.models import ApiToken
+from api.errors import ApiError
 
 SALT = "docuid.api.download-link"
 TOKEN, SESSION = "t", "s"
@@ -69,3 +70,16 @@ def link_user(signature: str | None, *, document_id) -> object | None:
         return None
     live = {TOKEN: _token_live, SESSION: _session_live}.get(kind)
     return user if live is not None and live(user, credential) else None
+
+
+def caller_or_link_user(request, *, document_id):
+    """The signed-in caller, else the person a `?sig=` link for this document names; else 401.
+
+    One rule for every view that accepts an /access link instead of a token, so they cannot drift apart.
+    """
+    if request.user.is_authenticated:
+        return request.user
+    user = link_user(request.query_params.get("sig"), document_id=document_id)
+    if user is None:
+        raise ApiError(401, "INVALID_TOKEN", "Sign in, or use a fresh link from /access.")
+    return user

@@ -24,7 +24,7 @@ from api.authentication import TOKEN_COOKIE
 from api.claims import COOKIE_NAME, claim_load, claim_matches_caller, login_start_bound
 from api.clients import HasApiKey, request_client
 from api.errors import ApiError
-from api.links import link_signature, link_user
+from api.links import caller_or_link_user, link_signature
 from api.representations import compat_document, user_details
 from api.views import renditions
 from api.views.base import ApiView
@@ -313,13 +313,7 @@ class DownloadView(CompatView):
         | DOC_ERRORS,
     )
     def get(self, request, pk: int):
-        user = (
-            request.user
-            if request.user.is_authenticated
-            else link_user(request.query_params.get("sig"), document_id=pk)
-        )
-        if user is None:
-            raise ApiError(401, "INVALID_TOKEN", "Sign in, or use a fresh link from /access.")
+        user = caller_or_link_user(request, document_id=pk)
         document = self.visible_document(request, pk, audit_action=Action.DOCUMENT_DOWNLOAD, user=user)
         return self.download_response(request, document, user=user, inline=request.query_params.get("inline") == "1")
 

@@ -21,7 +21,7 @@ from rest_framework.permissions import AllowAny
 
 from api import serializers as s
 from api.errors import ApiError, not_found
-from api.links import link_user
+from api.links import caller_or_link_user
 from api.views.base import ApiView
 from audit.actions import Action
 from documents import http, renditions, services, watermark
@@ -124,12 +124,6 @@ class PreviewView(ApiView):
         responses=PDF_ERRORS | {404: OpenApiResponse(s.CompatError, description="No such document.")},
     )
     def get(self, request, pk: int):
-        user = (
-            request.user
-            if request.user.is_authenticated
-            else link_user(request.query_params.get("sig"), document_id=pk)
-        )
-        if user is None:
-            raise ApiError(401, "INVALID_TOKEN", "Sign in, or use a fresh link from /access.")
+        user = caller_or_link_user(request, document_id=pk)
         document = self.visible_document(request, pk, audit_action=Action.DOCUMENT_OPEN, user=user)
         return pdf_response(self, request, document, user=user)
