@@ -1,8 +1,9 @@
 """Make (again) the PDF renditions and thumbnails of document versions: the missing ones by default, resumable."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from documents import office, renditions, selectors
+from documents import office, renditions
+from documents.management.version_options import add_version_arguments, version_selection
 
 
 class Command(BaseCommand):
@@ -14,16 +15,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        which = parser.add_mutually_exclusive_group()
-        which.add_argument("--all", action="store_true", help="Every version, including those already rendered.")
-        which.add_argument("--failed", action="store_true", help="Also retry the versions whose rendition failed.")
-        which.add_argument("--document", type=int, metavar="ID", help="Only this document's versions (all of them).")
+        add_version_arguments(parser, step="rendition", done="rendered")
 
     def handle(self, *args, **options):
-        include = "all" if options["all"] else "failed" if options["failed"] else "missing"
-        document_id = options["document"]
-        if document_id is not None and not selectors.document_exists(document_id):
-            raise CommandError(f"No document {document_id}.")
+        include, document_id = version_selection(options)
         if not office.available():
             self.stderr.write(
                 self.style.WARNING("LibreOffice (soffice) is not installed: Office files will fail as 'unavailable'.")

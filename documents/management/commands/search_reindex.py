@@ -1,8 +1,9 @@
 """Extract (again) the text of document versions: the missing ones by default, resumable."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from documents import selectors
+from documents.management.version_options import add_version_arguments, version_selection
 from documents.services.extraction import version_text_extract
 
 
@@ -14,16 +15,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        which = parser.add_mutually_exclusive_group()
-        which.add_argument("--all", action="store_true", help="Every version, including those already extracted.")
-        which.add_argument("--failed", action="store_true", help="Also retry the versions whose extraction failed.")
-        which.add_argument("--document", type=int, metavar="ID", help="Only this document's versions (all of them).")
+        add_version_arguments(parser, step="extraction", done="extracted")
 
     def handle(self, *args, **options):
-        include = "all" if options["all"] else "failed" if options["failed"] else "missing"
-        document_id = options["document"]
-        if document_id is not None and not selectors.document_exists(document_id):
-            raise CommandError(f"No document {document_id}.")
+        include, document_id = version_selection(options)
         # Ids first: the set is fixed when the run starts, and each version is reloaded as its turn comes.
         ids = list(selectors.versions_to_extract(include=include, document_id=document_id).values_list("pk", flat=True))
         total = len(ids)
