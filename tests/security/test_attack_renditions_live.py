@@ -16,7 +16,6 @@ import http.client
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests.processes import free_port
+from tests.processes import free_port, process
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -105,35 +104,20 @@ def live(django_db_blocker, tmp_path_factory):
     line = next((ln for ln in seeded.stdout.splitlines() if ln.startswith("SEED ")), None)
     assert line, seeded.stdout[-2000:] + seeded.stderr[-4000:]
     seed = json.loads(line[5:])
-    log = (tmp_path / "gunicorn.log").open("w+")
-    process = subprocess.Popen(
-        [str(VENV_BIN / "gunicorn"), "docuid.wsgi", "-c", "deploy/gunicorn.conf.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log = tmp_path / "gunicorn.log"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()[-3000:]
-            with contextlib.suppress(OSError):
-                if request(port, "GET", "/readyz")[0] == 200:
-                    break
-            assert time.monotonic() < deadline, "gunicorn did not become ready in 90 s"
-            time.sleep(0.3)
-        yield {"port": port, "seed": seed, "log": tmp_path / "gunicorn.log"}
+        # tests/processes.process: from the repository root, the whole process group stopped on exit.
+        with process([str(VENV_BIN / "gunicorn"), "docuid.wsgi", "-c", "deploy/gunicorn.conf.py"], log, env=env) as web:
+            deadline = time.monotonic() + 90
+            while True:
+                assert web.poll() is None, log.read_text()[-3000:]
+                with contextlib.suppress(OSError):
+                    if request(port, "GET", "/readyz")[0] == 200:
+                        break
+                assert time.monotonic() < deadline, "gunicorn did not become ready in 90 s"
+                time.sleep(0.3)
+            yield {"port": port, "seed": seed, "log": log}
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        log.close()
         with django_db_blocker.unblock():
             drop()
 
