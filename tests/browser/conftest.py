@@ -100,3 +100,24 @@ def add_virtual_authenticator(page, *, user_verified: bool = True) -> VirtualAut
         },
     )
     return VirtualAuthenticator(cdp=cdp, authenticator_id=result["authenticatorId"])
+
+
+@pytest.fixture
+def open_page(browser, site, owner, viewport):
+    """A page signed in as the module's `owner` at its `viewport`'s width, recording CSP violations and JS errors.
+
+    The module defines `owner` and `viewport` (a test_page_audit.VIEWPORTS key); assert_clean in
+    test_viewer reads what was recorded.
+    """
+    from tests.browser.test_page_audit import RECORD_CSP, VIEWPORTS, session_cookie  # it imports this conftest
+
+    context = browser.new_context(viewport=VIEWPORTS[viewport], device_scale_factor=1)
+    context.set_default_timeout(20_000)
+    context.add_init_script(RECORD_CSP)
+    context.add_cookies([session_cookie(site, owner)])
+    page = context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda exc: page.problems.append(f"JS error: {exc}"))
+    page.on("console", lambda msg: page.problems.append(msg.text) if msg.type == "error" else None)
+    yield page
+    context.close()

@@ -12,7 +12,7 @@ import pytest
 
 from documents import renditions, samples
 from documents.models import RenditionStatus
-from tests.browser.test_page_audit import RECORD_CSP, SCREENSHOTS, VIEWPORTS, session_cookie
+from tests.browser.test_page_audit import SCREENSHOTS, VIEWPORTS, session_cookie
 from tests.documents import office_files
 from tests.factories import UserFactory, make_document
 
@@ -36,21 +36,6 @@ def owner():
 @pytest.fixture(params=sorted(VIEWPORTS))
 def viewport(request):
     return request.param
-
-
-@pytest.fixture
-def open_page(browser, site, owner, viewport):
-    """A signed-in page at the viewport's width that records CSP violations and JavaScript errors."""
-    context = browser.new_context(viewport=VIEWPORTS[viewport], device_scale_factor=1)
-    context.set_default_timeout(20_000)
-    context.add_init_script(RECORD_CSP)
-    context.add_cookies([session_cookie(site, owner)])
-    page = context.new_page()
-    page.problems = []
-    page.on("pageerror", lambda exc: page.problems.append(f"JS error: {exc}"))
-    page.on("console", lambda msg: page.problems.append(msg.text) if msg.type == "error" else None)
-    yield page
-    context.close()
 
 
 def assert_clean(page):

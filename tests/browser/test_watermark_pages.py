@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from documents import samples
-from tests.browser.test_page_audit import RECORD_CSP, SCREENSHOTS, VIEWPORTS, session_cookie
+from tests.browser.test_page_audit import SCREENSHOTS, VIEWPORTS
 from tests.browser.test_viewer import assert_clean
 from tests.documents.pdf_builder import pdf_with_text
 from tests.factories import UserFactory, make_document
@@ -30,17 +30,9 @@ def viewport(request):
 
 
 @pytest.fixture
-def page(browser, site, owner, viewport):
-    context = browser.new_context(viewport=VIEWPORTS[viewport], device_scale_factor=1)
-    context.set_default_timeout(20_000)
-    context.add_init_script(RECORD_CSP)
-    context.add_cookies([session_cookie(site, owner)])
-    page = context.new_page()
-    page.problems = []
-    page.on("pageerror", lambda exc: page.problems.append(f"JS error: {exc}"))
-    page.on("console", lambda msg: page.problems.append(msg.text) if msg.type == "error" else None)
-    yield page
-    context.close()
+def page(open_page):
+    """tests/browser/conftest.py's signed-in, recording page, for this module's owner and viewport."""
+    return open_page
 
 
 def shot(page, name: str, viewport: str, directory: str | None = None) -> None:
