@@ -401,17 +401,8 @@ class TagAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
-@admin.register(VersionText)
-class VersionTextAdmin(admin.ModelAdmin):
-    """Extraction status and errors, read-only. The text itself is document content: not shown here."""
-
-    list_display = ("version", "status", "extractor", "error", "duration_ms", "attempts", "extracted_at")
-    list_filter = ("status", "extractor")
-    list_select_related = ("version__document",)
-    search_fields = ("version__document__title",)
-    fields = ("version", "status", "extractor", "error", "duration_ms", "attempts", "extracted_at")
-    readonly_fields = fields
-    actions = ("re_extract",)
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the workers write (extraction, renditions): staff look and may re-queue, never add, edit or delete."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -421,6 +412,19 @@ class VersionTextAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(VersionText)
+class VersionTextAdmin(ReadOnlyAdmin):
+    """Extraction status and errors, read-only. The text itself is document content: not shown here."""
+
+    list_display = ("version", "status", "extractor", "error", "duration_ms", "attempts", "extracted_at")
+    list_filter = ("status", "extractor")
+    list_select_related = ("version__document",)
+    search_fields = ("version__document__title",)
+    fields = ("version", "status", "extractor", "error", "duration_ms", "attempts", "extracted_at")
+    readonly_fields = fields
+    actions = ("re_extract",)
 
     @admin.action(description="Extract the text of the selected versions again", permissions=["view"])
     def re_extract(self, request: HttpRequest, queryset):
@@ -435,7 +439,7 @@ class VersionTextAdmin(admin.ModelAdmin):
 
 
 @admin.register(Rendition)
-class RenditionAdmin(admin.ModelAdmin):
+class RenditionAdmin(ReadOnlyAdmin):
     """PDF rendition and thumbnail status and errors, read-only (the files are document content: not linked here)."""
 
     list_display = ("version", "status", "reason", "error", "page_count", "duration_ms", "attempts", "rendered_at")
@@ -448,15 +452,6 @@ class RenditionAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
     actions = ("re_render",)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Make the selected renditions again", permissions=["view"])
     def re_render(self, request: HttpRequest, queryset):

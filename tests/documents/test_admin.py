@@ -143,3 +143,19 @@ def test_the_share_admin_never_shows_token_or_password_hashes(client, owner, doc
     content = client.get(f"/admin/documents/share/{share.pk}/change/").content.decode()
     assert share.token_hash not in content and share.password_hash not in content
     assert Share.objects.count() == 1
+
+
+@pytest.mark.parametrize("model_name", ["Rendition", "VersionText"])
+def test_worker_written_rows_cannot_be_added_changed_or_deleted_even_by_a_superuser(rf, model_name):
+    """documents.admin.ReadOnlyAdmin: the workers own these rows; the admin only shows and re-queues them."""
+    from django.contrib import admin as django_admin
+
+    from documents import models
+
+    model_admin = django_admin.site._registry[getattr(models, model_name)]
+    request = rf.get("/")
+    request.user = StaffFactory(is_superuser=True)
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert not model_admin.has_delete_permission(request)
+    assert model_admin.has_view_permission(request)
