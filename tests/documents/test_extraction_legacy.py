@@ -5,7 +5,9 @@ python-pptx, then saved as .doc / .xls / .ppt by LibreOffice itself (`soffice --
 through documents.office). Nothing is copied from elsewhere.
 """
 
+import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -121,9 +123,28 @@ def test_libreoffice_gets_no_more_memory_than_the_extraction(legacy_files, tmp_p
     assert outcome.status == "failed" and outcome.reason in ("damaged", "crashed", "memory")
 
 
-def test_libreoffice_is_stopped_before_the_sandboxs_own_wall_clock_limit(legacy_files, tmp_path):
-    # An 11 s sandbox leaves LibreOffice 1 s: not enough to start, so it is killed and the version fails
-    # as a timeout, reported by the grandchild (not by the sandbox killing it blind).
+HANGING_SOFFICE = "#!/bin/sh\n# Stands in for a LibreOffice that never finishes (with a child, as soffice.bin is).\nsleep 313 & sleep 313\n"
+
+
+@pytest.fixture
+def hanging_soffice(monkeypatch):
+    """A `soffice` that hangs, first on the PATH of a fresh zygote (and gone again afterwards)."""
+    # Outside pytest's tmp folder (0700 root): LibreOffice runs as nobody when the tests run as root.
+    folder = tempfile.mkdtemp(prefix="docuid-hanging-soffice-")
+    os.chmod(folder, 0o755)
+    script = Path(folder) / "soffice"
+    script.write_text(HANGING_SOFFICE)
+    script.chmod(0o755)
+    sandbox.shutdown()  # the zygote takes its PATH when it starts
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+    yield script
+    sandbox.shutdown()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_libreoffice_is_stopped_before_the_sandboxs_own_wall_clock_limit(legacy_files, hanging_soffice, tmp_path):
+    # An 11 s sandbox leaves LibreOffice 1 s; one that never finishes is killed then, and the version
+    # fails as a timeout reported by the grandchild (not by the sandbox killing it blind).
     path = tmp_path / "input"
     path.write_bytes(legacy_files["ppt"])
     started = time.monotonic()
