@@ -83,6 +83,8 @@ def auth_attempts(page, site, outcome: str) -> float:
 def open_and_pick(phone, desktop, *, code=None):
     phone.goto(approval_url_of(desktop))
     phone.click(f"button.match-choice[value='{code or desktop.inner_text('#match-code')}']")
+    # The pick submits a form; the approve page's script (which handles its buttons) has run by "load".
+    phone.wait_for_load_state("load")
 
 
 def test_enrollment_from_a_staff_issued_link_registers_a_passkey_with_user_verification(phone, person):
