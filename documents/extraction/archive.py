@@ -106,28 +106,13 @@ def _refuse_doctype(data: bytes) -> None:
     DTD without entities through) and lets the real parse use ElementTree's C parser instead of
     defusedxml's pure-Python one (4-5x faster on large parts).
     """
-
-    def doctype(*args):
+    prolog = _prolog([data])
+    if prolog == "doctype":
         raise ExtractionError("The file's XML declares entities (billion laughs?); refused.", reason="unsafe")
-
-    def element(*args):
-        raise _Prolog
-
-    parser = pyexpat.ParserCreate()
-    parser.StartDoctypeDeclHandler = doctype
-    parser.EntityDeclHandler = doctype
-    parser.StartElementHandler = element
-    try:
-        parser.Parse(data, True)
-    except _Prolog:
-        return
-    except pyexpat.ExpatError as exc:
-        raise ExtractionError("The file's XML is damaged.", reason="damaged") from exc
-    raise ExtractionError("The file's XML has no content.", reason="damaged")
-
-
-class _Doctype(Exception):
-    pass
+    if prolog == "damaged":
+        raise ExtractionError("The file's XML is damaged.", reason="damaged")
+    if prolog == "empty":
+        raise ExtractionError("The file's XML has no content.", reason="damaged")
 
 
 def has_doctype(chunks) -> bool:
@@ -135,26 +120,34 @@ def has_doctype(chunks) -> bool:
 
     Anything else (not XML at all, damaged, empty) is not this check's business: False.
     """
+    return _prolog(chunks) == "doctype"
 
-    def doctype(*args):
-        raise _Doctype
 
-    def element(*args):
-        raise _Prolog
+def _prolog(chunks) -> str:
+    """How the XML in `chunks` begins: "doctype", "element" (its root, with no DOCTYPE before it),
+    "damaged" or "empty". Expat reads only up to the root element's start tag."""
+    outcome = "empty"
+
+    def stop(found: str):
+        def handler(*args):
+            nonlocal outcome
+            outcome = found
+            raise _Prolog
+
+        return handler
 
     parser = pyexpat.ParserCreate()
-    parser.StartDoctypeDeclHandler = doctype
-    parser.EntityDeclHandler = doctype
-    parser.StartElementHandler = element
+    parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = stop("doctype")
+    parser.StartElementHandler = stop("element")
     try:
         for chunk in chunks:
             parser.Parse(chunk, False)
         parser.Parse(b"", True)
-    except _Doctype:
-        return True
-    except (_Prolog, pyexpat.ExpatError):
-        return False
-    return False
+    except _Prolog:
+        return outcome
+    except pyexpat.ExpatError:
+        return "damaged"
+    return outcome
 
 
 def parse_xml(data: bytes) -> Element:

@@ -3,12 +3,12 @@
 import io
 import zipfile
 
-import openpyxl
 import pytest
 from django.urls import reverse
 
 from documents import previews, samples
 from tests.documents.conftest import login
+from tests.documents.office_files import xlsx_bytes as xlsx
 from tests.factories import make_document
 
 pytestmark = pytest.mark.django_db
@@ -18,18 +18,6 @@ A = "http://schemas.openxmlformats.org/drawingml/2006/main"
 R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-
-
-def xlsx(sheets: dict[str, list[list]]) -> bytes:
-    workbook = openpyxl.Workbook()
-    workbook.remove(workbook.active)
-    for name, rows in sheets.items():
-        sheet = workbook.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
 
 
 def pptx(slides: list[list[str]], order: list[int]) -> bytes:
