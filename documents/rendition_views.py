@@ -12,10 +12,9 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
 
-from audit.actions import Action, Outcome
+from audit.actions import Action
 from documents import http, renditions, services
-from documents.errors import DocumentError
-from documents.views import error_page, visible_or_404
+from documents.views import error_page, storage_failure_recorded, visible_or_404
 
 THUMBNAIL_CACHE = "private, max-age=300"
 
@@ -38,32 +37,11 @@ def document_rendition(request: HttpRequest, pk: int) -> HttpResponse:
             response["Retry-After"] = "10"
             return response
         raise Http404("No PDF of this document.")
-    try:
+    # A confidential PDF that cannot be stamped is audited and answered 422 (NotSendableMiddleware).
+    with storage_failure_recorded(request, Action.DOCUMENT_OPEN, document, version, data={"rendition": True}):
         response = http.file_response(
             request, pdf, as_attachment=False, extra_headers={"Content-Security-Policy": http.INLINE_PDF_CSP}
         )
-    except DocumentError as error:  # e.g. a confidential PDF that cannot be stamped
-        services.document_access_record(
-            action=Action.DOCUMENT_OPEN,
-            actor=request.user,
-            document=document,
-            outcome=Outcome.FAILURE,
-            reason="unstampable",
-            request=request,
-            data={"version": version.number, "rendition": True},
-        )
-        return error_page(request, 422, "Cannot be shown", str(error))
-    except Exception:
-        services.document_access_record(
-            action=Action.DOCUMENT_OPEN,
-            actor=request.user,
-            document=document,
-            outcome=Outcome.FAILURE,
-            reason="storage_error",
-            request=request,
-            data={"version": version.number, "rendition": True},
-        )
-        raise
     services.document_access_record(
         action=Action.DOCUMENT_OPEN,
         actor=request.user,

@@ -367,7 +367,9 @@ def document_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @contextmanager
-def _storage_failure_recorded(request: HttpRequest, action: str, document: Document, version: DocumentVersion):
+def storage_failure_recorded(
+    request: HttpRequest, action: str, document: Document, version: DocumentVersion, *, data: dict | None = None
+):
     """An exception while reading the file is audited as a failed open/download, then re-raised (500).
 
     A file that may not leave as asked (errors.NotSendable: an unstampable confidential PDF,
@@ -384,7 +386,7 @@ def _storage_failure_recorded(request: HttpRequest, action: str, document: Docum
             outcome=Outcome.FAILURE,
             reason=exc.code.lower() if isinstance(exc, NotSendable) else "storage_error",
             request=request,
-            data={"version": version.number},
+            data={"version": version.number, **(data or {})},
         )
         raise
 
@@ -399,7 +401,7 @@ def document_open(request: HttpRequest, pk: int) -> HttpResponse:
     if document.family not in INLINE_FAMILIES:
         return _open_page(request, document, version)
     # Storage is read before the open is recorded: a failed read is a failed open (and a 500).
-    with _storage_failure_recorded(request, Action.DOCUMENT_OPEN, document, version):
+    with storage_failure_recorded(request, Action.DOCUMENT_OPEN, document, version):
         csp = http.INLINE_PDF_CSP if document.family == Family.PDF else http.INLINE_IMAGE_CSP
         response = http.file_response(
             request, version, as_attachment=False, extra_headers={"Content-Security-Policy": csp}
@@ -441,7 +443,7 @@ def _open_page(request: HttpRequest, document: Document, version: DocumentVersio
     if shown.kind == "preview":
         # The preview's text goes out in this page, so this page is the audited open; a PDF
         # or an image is audited by the request that fetches it (document_open, renditions).
-        with _storage_failure_recorded(request, Action.DOCUMENT_OPEN, document, version):
+        with storage_failure_recorded(request, Action.DOCUMENT_OPEN, document, version):
             preview = previews.text_preview(version)
         services.document_access_record(
             action=Action.DOCUMENT_OPEN,
@@ -473,7 +475,7 @@ def _download(request: HttpRequest, document: Document, version: DocumentVersion
             request=request,
         )
         return error_page(request, 403, "Not allowed", "You may view this document but not download it.")
-    with _storage_failure_recorded(request, Action.DOCUMENT_DOWNLOAD, document, version):
+    with storage_failure_recorded(request, Action.DOCUMENT_DOWNLOAD, document, version):
         response = http.file_response(request, version, as_attachment=True)
     services.document_access_record(
         action=Action.DOCUMENT_DOWNLOAD,

@@ -332,10 +332,12 @@ def test_an_unstampable_confidential_pdf_is_refused_with_a_page_not_a_500(owner,
     monkeypatch.setattr(watermark, "stamp_path", refuse)
     monkeypatch.setattr(watermark, "build_template", refuse)
     login(client, owner)
-    for name in ("documents:open", "documents:download"):
+    for name in ("documents:open", "documents:download", "documents:rendition"):
         response = client.get(reverse(name, args=[document.pk]))
         assert response.status_code == 422
         assert b"%PDF" not in response.content and b"cannot be stamped" in response.content
+    failures = AuditEvent.objects.filter(target_id=str(document.pk), outcome="failure")
+    assert [event.data["reason"] for event in failures] == ["document_not_stampable"] * 3
 
 
 # --- Share links ----------------------------------------------------------------------------
