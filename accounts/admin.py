@@ -9,6 +9,7 @@ from accounts.forms import UserAddForm
 from accounts.models import EnrollmentLink, FraudReport, LoginRequest, User, UserSession
 from audit import record
 from audit.actions import Action, Outcome
+from docuid.admin import ReadOnlyAdmin
 
 
 @admin.register(User)
@@ -130,17 +131,6 @@ class UserAdmin(DjangoUserAdmin):
             ngettext("%(count)d person unlocked.", "%(count)d people unlocked.", count) % {"count": count},
             messages.SUCCESS,
         )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LoginRequest)

@@ -6,10 +6,11 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from audit.models import AuditEvent
+from docuid.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("time", "action", "outcome", "actor_repr", "target_type", "target_repr", "request_id")
     list_filter = ("action", "outcome", "time")
     search_fields = ("actor_repr", "target_repr", "=request_id")
@@ -40,12 +41,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description="data")
     def pretty_data(self, event: AuditEvent) -> str:
         return format_html("<pre>{}</pre>", json.dumps(event.data, indent=2, sort_keys=True, ensure_ascii=False))
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django_otp.admin import OTPAdminSite
 
 from docuid.admin_login import AdminLoginForm
@@ -16,3 +17,17 @@ class DocuIDAdminSite(OTPAdminSite):
     enable_nav_sidebar = False
     login_form = AdminLoginForm
     login_template = "admin/docuid_login.html"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that code writes (audit events, sign-in requests, backups, extraction, renditions):
+    staff look, and may run the admin's actions, but never add, edit or delete a row by hand."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

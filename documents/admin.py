@@ -18,6 +18,7 @@ from django.utils.translation import ngettext
 
 from audit import record
 from audit.actions import Action, Outcome
+from docuid.admin import ReadOnlyAdmin
 from documents import http, services, watermark
 from documents.errors import DocumentError
 from documents.models import (
@@ -399,19 +400,6 @@ class ShareAdmin(admin.ModelAdmin):
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     search_fields = ("name",)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows the workers write (extraction, renditions): staff look and may re-queue, never add, edit or delete."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(VersionText)

@@ -2,20 +2,10 @@
 
 from django.contrib import admin, messages
 
+from docuid.admin import ReadOnlyAdmin
 from operations.errors import OperationsError
 from operations.models import Backup, RecoveryDrill
 from operations.services import backup_pin
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Backup)
