@@ -187,6 +187,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, sessions ---------------------------------------------------------
 # REDIS_URL makes Redis the cache (and so the throttling store) and the Celery broker.
+# DOCUID_CACHE_KEY_PREFIX keeps two deployments (or two test servers) apart in one Redis.
 
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
@@ -194,7 +195,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "docuid",
+            "KEY_PREFIX": env("DOCUID_CACHE_KEY_PREFIX", "docuid"),
             "TIMEOUT": 300,
         }
     }

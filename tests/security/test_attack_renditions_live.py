@@ -89,6 +89,9 @@ def live(django_db_blocker, tmp_path_factory):
         "WEB_CONCURRENCY": "2",
         "DJANGO_SETTINGS_MODULE": "docuid.settings",
         "CELERY_TASK_ALWAYS_EAGER": "1",
+        # Rate-limit counters of its own: the PostgreSQL and SQLite passes seed the same user
+        # ids, and the second server would otherwise start with the first one's counts (429s).
+        "DOCUID_CACHE_KEY_PREFIX": f"live-attack-{uuid.uuid4().hex[:8]}",
     }
     python = str(VENV_BIN / "python")
     for command in (["migrate", "--noinput", "-v0"], ["collectstatic", "--noinput", "-v0"]):
