@@ -170,6 +170,8 @@ class ApiView(APIView):
                 self.content_file(request, version) as fileobj,
             ):
                 data = fileobj.read() if stamped else fileobj.read(version.size + 1)
+            if stamped:
+                base["fileSize"] = len(data)  # the stamped copy's size: what the caller decodes
             if stamped and http.original_withheld(version):
                 # A confidential Office original leaves only as its stamped PDF (documents.http.download_target).
                 base |= {"fileName": os.path.splitext(version.original_name)[0] + ".pdf", "fileType": "application/pdf"}

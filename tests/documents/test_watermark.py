@@ -410,6 +410,7 @@ def test_api_office_content_of_a_confidential_pdf_is_the_stamped_copy(secret, re
     response = api_get(reader, path.format(pk=secret.pk), {"format": "office"})
     assert response.status_code == 200
     data = base64.b64decode(response.json()["data"]["content"])
+    assert response.json()["data"]["fileSize"] == len(data)  # the stamped copy's size
     request_id, ref = stamp_on_every_page(data, "Rita Reader")
     assert the_event(request_id, ref, Action.DOCUMENT_DOWNLOAD).data["format"] == "office"
 

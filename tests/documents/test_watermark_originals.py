@@ -172,7 +172,9 @@ def test_api_office_content_is_the_stamped_pdf(memo, reader, path):
     rendition(memo.current_version)
     data = api_get(reader, url, {"format": "office"}).json()["data"]
     assert data["fileName"] == "Merger.pdf" and data["fileType"] == "application/pdf"
-    stamp_on_every_page(base64.b64decode(data["content"]), "Rita Reader")
+    content = base64.b64decode(data["content"])
+    assert data["fileSize"] == len(content)  # the PDF's size, not the Word original's
+    stamp_on_every_page(content, "Rita Reader")
 
 
 def test_the_renditions_template_goes_with_the_rendition(
