@@ -112,3 +112,12 @@ def test_the_detail_page_of_a_confidential_document_has_no_thumbnail(client, own
     client.force_login(owner)
     content = client.get(reverse("documents:detail", args=[document.pk])).content.decode()
     assert "/thumbnail/" not in content
+
+
+def test_a_cards_title_link_carries_the_whole_title_as_its_text_and_tooltip(client, owner):
+    title = 'A "quoted" & very long title that the grid clamps to two lines <b>not bold</b>'
+    make_document(owner, name="minutes.pdf", title=title)
+    client.force_login(owner)
+    content = client.get(LIST, {"view": "grid"}).content.decode()
+    escaped = "A &#34;quoted&#34; &amp; very long title that the grid clamps to two lines &lt;b&gt;not bold&lt;/b&gt;"
+    assert f'title="{escaped}">{escaped}</a>' in content
