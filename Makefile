@@ -104,5 +104,12 @@ bench-viewer: venv
 bench-audit: venv
 	$(PY) bench/audit.py $(BENCH_ARGS)
 
+# Audited opens (issue #16): the inline PDF open at wrk -c16 under gunicorn DEBUG=0 against the same view with its
+# audit event as one plain INSERT (target >= 0.9x), on the documents bench's database (BENCH_DOCUMENTS_DATABASE_URL;
+# BENCH_ARGS="--seed" seeds it first). Needs wrk.
+.PHONY: bench-audit-open
+bench-audit-open: venv
+	$(PY) bench/audit_open.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var
