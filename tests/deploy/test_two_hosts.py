@@ -1,0 +1,385 @@
+"""Two app hosts behind nginx, sharing PostgreSQL, Redis and an S3 store (issue #16, item 4).
+
+deploy/two-hosts/stack.py brings the stack up as docs/DEPLOYMENT.md says: gunicorn "host A" and
+"host B" (DEBUG=0, a var dir, a metrics dir and a log each, one SECRET_KEY), a Celery worker on
+host A, nginx over TLS with both hosts in its upstream, one database of its own on the test run's
+PostgreSQL server, one Redis database of its own, and moto's S3 server (a real process speaking
+the S3 protocol; DocuID talks to it through django-storages' S3 backend, DOCUID_STORAGE=s3).
+Every request below is real HTTP, to one host directly (as nginx sends it: Host, X-Forwarded-Proto)
+or through nginx, with the session cookie carried by hand from one to the other.
+
+Marked slow and postgres; in CI (CI=true) a missing tool or service fails it.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import requests
+
+from tests.conftest import require
+from tests.deploy.test_prod_drill import DEMO_PHONE, wait_for
+from tests.documents.pdf_builder import pdf_with_text
+from tests.processes import ROOT, process
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
+
+STACK = ROOT / "deploy" / "two-hosts" / "stack.py"
+PYTHON = str(Path(sys.executable).parent / "python")
+API_LIST_LIMIT = 6  # DOCUID_API_RATE_LIST for the stack: 6 a day, exhausted half on each host
+HOSTS = ("a", "b")
+
+
+def _database_url() -> str:
+    base = os.environ.get("DATABASE_URL", "")
+    require("PostgreSQL", base.startswith("postgres"), "set DATABASE_URL=postgres://postgres@127.0.0.1:5432/docuid")
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_two_hosts"))
+
+
+def _redis_url() -> str:
+    base = os.environ.get("REDIS_URL", "")
+    require("Redis", base.startswith("redis"), "set REDIS_URL=redis://127.0.0.1:6379/0")
+    # A database of its own: the stack's worker must not take the suite's tasks, nor the prod drill's (15).
+    return urlunsplit(urlsplit(base)._replace(path="/" + os.environ.get("DOCUID_TWO_HOSTS_REDIS_DB", "14")))
+
+
+def _drop_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+
+
+class Stack:
+    def __init__(self, info: dict, env: dict[str, str], state_dir: Path):
+        self.info, self.env, self.dir = info, env, state_dir
+        self.site, self.cert = info["site"], info["cert"]
+
+    def url(self, target: str) -> str:
+        return self.site if target == "lb" else self.info["hosts"][target]["url"]
+
+    def log(self, name: str) -> str:
+        return (self.dir / "log" / f"{name}.log").read_text(errors="replace")
+
+    def s3_objects(self) -> dict[str, bytes]:
+        """Every object in the stack's bucket, read back over the S3 protocol."""
+        import boto3
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.info["s3"]["endpoint"],
+            region_name="us-east-1",
+            aws_access_key_id="docuid-two-hosts",
+            aws_secret_access_key="not-a-secret",
+        )
+        bucket = self.info["s3"]["bucket"]
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
+
+    def var_files(self) -> list[Path]:
+        """Files in the hosts' var dirs other than static files and metrics (where documents must not be)."""
+        return [
+            path
+            for host in HOSTS
+            for path in Path(self.info["hosts"][host]["var_dir"]).rglob("*")
+            if path.is_file() and "staticfiles" not in path.parts and not path.parent.name.startswith("prometheus")
+        ]
+
+    def metric(self, host: str, route: str) -> float:
+        """api_latency_ms_count of GET `route` on one host's /metrics (all its gunicorn workers)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        text = requests.get(self.url(host) + "/metrics", timeout=30).text
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "api_latency_ms"
+            for sample in family.samples
+            if sample.name == "api_latency_ms_count" and sample.labels.get("route") == route
+        )
+
+
+class Browser:
+    """One person's browser; its cookies go wherever it is pointed: host A, host B or nginx ("lb")."""
+
+    def __init__(self, stack: Stack):
+        self.stack, self.cookies = stack, {}
+        self.http = requests.Session()
+        self.http.trust_env = False  # no proxy, no REQUESTS_CA_BUNDLE
+
+    def request(self, target: str, method: str, path: str, headers: dict | None = None, **kwargs):
+        sent = {"Referer": self.stack.site + "/", **(headers or {})}
+        if target != "lb":
+            # What nginx would add: the site's name and the original scheme (DOCUID_BEHIND_PROXY=1).
+            sent |= {"Host": "localhost", "X-Forwarded-Proto": "https"}
+        else:
+            kwargs["verify"] = self.stack.cert
+        if self.cookies:
+            # By hand: the cookies are Secure and for "localhost", which a cookie jar keeps from 127.0.0.1.
+            sent["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        response = self.http.request(
+            method, self.stack.url(target) + path, headers=sent, allow_redirects=False, timeout=60, **kwargs
+        )
+        self.cookies |= {cookie.name: cookie.value for cookie in response.cookies}
+        return response
+
+    def get(self, target: str, path: str, **kwargs):
+        return self.request(target, "GET", path, **kwargs)
+
+    def post(self, target: str, path: str, data: dict | None = None, **kwargs):
+        return self.request(target, "POST", path, data={"csrfmiddlewaretoken": self.csrf, **(data or {})}, **kwargs)
+
+    @property
+    def csrf(self) -> str:
+        return self.cookies["csrftoken"]
+
+    def sign_in(self, *, start: str, poll: str, finish: str) -> None:
+        """The simulator sign-in, its three steps on the hosts given."""
+        assert self.get(start, "/login/").status_code == 200
+        started = self.post(start, "/login/", {"phone_number": DEMO_PHONE})
+        assert started.status_code == 302, started.text[:500]
+        wait_path = urlsplit(started.headers["Location"]).path
+        request_id = re.search(r"/login/wait/([0-9a-f-]+)/", wait_path)[1]
+
+        def approved():
+            status = self.get(poll, f"/login/status/{request_id}").json()["status"]
+            assert status in ("pending", "approved"), status
+            return status == "approved"
+
+        wait_for("the simulator's approval", approved, timeout=60, interval=0.5)
+        assert self.get(finish, wait_path).status_code in (200, 302)
+        assert "sessionid" in self.cookies
+
+    def signed_in(self, target: str) -> bool:
+        page = self.get(target, "/documents/")
+        assert page.status_code in (200, 302), page.status_code
+        return page.status_code == 200 and "/logout/" in page.text
+
+    def upload(self, target: str, name: str, data: bytes, level: str) -> int:
+        response = self.post(
+            target,
+            "/documents/upload/",
+            {"security_level": level},
+            files={"files": (name, data, "application/pdf")},
+            headers={"Accept": "application/json"},
+        )
+        assert response.status_code == 201, response.text[:500]
+        return response.json()["results"][0]["id"]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    for tool in ("nginx", "openssl"):
+        require(tool, shutil.which(tool) is not None, "bash deploy/install-prod-tools.sh")
+    for module in ("moto", "boto3", "flask"):
+        available = subprocess.run([PYTHON, "-c", f"import {module}"], capture_output=True, check=False).returncode
+        require(module, available == 0, "pip install -r requirements.txt")
+    database_url, redis_url = _database_url(), _redis_url()
+    import redis
+
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=3).flushdb()
+    except redis.RedisError as exc:
+        require("Redis", False, f"start redis-server ({exc})")
+    _drop_database(database_url)  # a previous run's leftovers would be uploads "already there"
+    state_dir = tmp_path_factory.mktemp("two-hosts")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DOCUID_", "PROMETHEUS_", "PYTEST_", "CELERY_", "GUNICORN_"))
+        and key not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}
+    }
+    env |= {
+        "DOCUID_TWO_HOSTS_DIR": str(state_dir),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DOCUID_BIOMETRIC_PROVIDER": "simulator",
+        "DOCUID_ALLOW_SIMULATOR": "1",
+        "DOCUID_SIMULATOR_APPROVE_DELAY_SECONDS": "0",
+        "DOCUID_API_RATE_LIST": f"{API_LIST_LIMIT}/d",
+    }
+    try:
+        with process([PYTHON, str(STACK), "up"], state_dir / "stack.log", env=env) as launcher:
+
+            def up():
+                assert launcher.poll() is None, (state_dir / "stack.log").read_text()[-4000:]
+                return (state_dir / "stack.json").is_file()
+
+            wait_for("the two-host stack", up, timeout=240, interval=0.5)
+            the_stack = Stack(json.loads((state_dir / "stack.json").read_text()), env, state_dir)
+            created = subprocess.run(
+                [PYTHON, str(STACK), "manage", "user_create", DEMO_PHONE, "--name", "Dana Demo"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert created.returncode == 0, created.stderr[-2000:]
+            yield the_stack
+    finally:
+        _drop_database(database_url)
+        if os.environ.get("DOCUID_TWO_HOSTS_KEEP_LOGS"):
+            shutil.copytree(state_dir / "log", os.environ["DOCUID_TWO_HOSTS_KEEP_LOGS"], dirs_exist_ok=True)
+
+
+@pytest.fixture(scope="module")
+def person(stack):
+    """Signed in on host A (started there, polled through B)."""
+    browser = Browser(stack)
+    browser.sign_in(start="a", poll="b", finish="a")
+    return browser
+
+
+def test_a_session_made_on_host_a_carries_on_at_host_b_and_a_sign_out_on_b_ends_it_on_a(stack):
+    browser = Browser(stack)
+    browser.sign_in(start="a", poll="b", finish="a")
+    assert browser.signed_in("b") and browser.signed_in("lb") and browser.signed_in("a")
+    old_cookie = browser.cookies["sessionid"]
+
+    assert browser.post("b", "/logout/").status_code == 302
+    # The cookie the browser had before signing out, replayed on the other host and through nginx.
+    browser.cookies["sessionid"] = old_cookie
+    for target in ("a", "lb"):
+        page = browser.get(target, "/documents/")
+        assert page.status_code == 302 and "/login/" in page.headers["Location"], target
+
+
+def test_a_document_uploaded_through_host_a_lives_in_the_object_store_and_host_b_sends_it(stack, person):
+    data = pdf_with_text(lambda page: [f"Two hosts {uuid.uuid4().hex}"])
+    document = person.upload("a", "two-hosts.pdf", data, "internal")
+
+    for target in ("b", "lb"):
+        downloaded = person.get(target, f"/documents/{document}/download/")
+        assert downloaded.status_code == 200 and downloaded.content == data, target
+    # In the bucket, read back over S3; on neither host's disk.
+    stored = stack.s3_objects()
+    assert [key for key, body in stored.items() if body == data and key.startswith("media/documents/")]
+    assert not [path for path in stack.var_files() if path.read_bytes() == data]
+
+    # The thumbnail: drawn by the worker on host A, stored in the bucket, sent by host B.
+    def thumbnail():
+        response = person.get("b", f"/documents/{document}/thumbnail/")
+        assert response.status_code in (200, 404), response.status_code
+        return response if response.status_code == 200 else None
+
+    image = wait_for("the worker's thumbnail", thumbnail, timeout=120, interval=0.5)
+    assert image.headers["Content-Type"] == "image/webp" and image.content[:4] == b"RIFF"
+    assert image.content in stack.s3_objects().values()
+    assert "rendition made" in stack.log("worker-a")
+    assert "rendition made" not in stack.log("host-b")
+
+
+def test_a_confidential_pdf_uploaded_on_a_and_opened_on_b_is_stamped(stack, person):
+    data = pdf_with_text(lambda page: [f"Confidential {uuid.uuid4().hex}"])
+    document = person.upload("a", "confidential.pdf", data, "confidential")
+
+    opened = person.get("b", f"/documents/{document}/open/")
+    assert opened.status_code == 200 and opened.content.startswith(b"%PDF")
+    stamp = opened.headers["X-DocuID-Stamp"]
+    assert re.fullmatch(r"[0-9a-f]{12}", stamp)
+    assert opened.content != data
+    assert stamp.encode().hex().encode() in opened.content or b"Dana Demo".hex().encode() in opened.content
+    # What is stored stays the original (the stamp is per request, per person).
+    assert data in stack.s3_objects().values()
+
+
+def test_an_api_rate_limit_is_one_budget_across_both_hosts(stack, person):
+    def exhaust():
+        """Spend the budget alternating A and B; None when a new window began meanwhile."""
+        resets, targets, sent = set(), [], 0
+        while True:
+            target = HOSTS[sent % 2]
+            response = person.get(target, "/api/v1/documents")
+            assert response.status_code == 200, response.text[:300]
+            sent += 1
+            targets.append(target)
+            resets.add(response.headers["X-RateLimit-Reset"])
+            if response.headers["X-RateLimit-Remaining"] == "0":
+                return targets if len(resets) == 1 else None
+
+    targets = exhaust() or exhaust()
+    assert targets, "the rate-limit window turned twice"
+    assert {"a", "b"} <= set(targets)
+    for target in ("a", "b", "lb"):
+        refused = person.get(target, "/api/v1/documents")
+        assert refused.status_code == 429, target
+        body = refused.json()
+        assert body["success"] is False and body["error"] == "RATE_LIMIT_EXCEEDED", body
+        assert body["requestId"] == refused.headers["X-Request-ID"]
+        assert int(refused.headers["Retry-After"]) >= 1
+
+
+def test_each_host_counts_its_own_requests_and_together_they_count_all(stack):
+    before = {host: stack.metric(host, "healthz") for host in HOSTS}
+    direct = {"a": 3, "b": 2}
+    for host, count in direct.items():
+        for _ in range(count):
+            assert requests.get(stack.url(host) + "/healthz", timeout=30).status_code == 200
+    through_nginx = 6
+    ids = []
+    for _ in range(through_nginx):
+        response = requests.get(stack.site + "/healthz", verify=stack.cert, timeout=30)
+        assert response.status_code == 200
+        ids.append(response.headers["X-Request-ID"])
+
+    counted = {host: stack.metric(host, "healthz") - before[host] for host in HOSTS}
+    assert sum(counted.values()) == sum(direct.values()) + through_nginx, counted
+    # nginx's own log says which host each of its requests went to: each host counted exactly those.
+    sent_to = _nginx_upstreams(stack, ids)
+    for host in HOSTS:
+        port = str(stack.info["ports"][f"HOST_{host.upper()}"])
+        via_nginx = sum(1 for upstream in sent_to.values() if upstream.endswith(f":{port}"))
+        assert counted[host] == direct[host] + via_nginx, (host, counted, sent_to)
+        assert via_nginx >= 1, f"nginx sent nothing to host {host.upper()}: {sent_to}"
+
+
+def test_request_ids_and_masked_json_logs_stay_with_the_host_that_answered(stack, person):
+    probes = {host: f"two-hosts-{host}-{uuid.uuid4().hex[:12]}" for host in HOSTS}
+    for host, request_id in probes.items():
+        assert requests.get(stack.url(host) + "/healthz", headers={"X-Request-ID": request_id}, timeout=30).ok
+    ids = [
+        requests.get(stack.site + "/readyz", verify=stack.cert, timeout=30).headers["X-Request-ID"] for _ in range(4)
+    ]
+    sent_to = _nginx_upstreams(stack, ids)
+
+    logs = {host: stack.log(f"host-{host}") for host in HOSTS}
+    for host, request_id in probes.items():
+        other = "b" if host == "a" else "a"
+        assert request_id in logs[host] and request_id not in logs[other]
+    for request_id, upstream in sent_to.items():
+        host = "a" if upstream.endswith(f":{stack.info['ports']['HOST_A']}") else "b"
+        other = "b" if host == "a" else "a"
+        assert request_id in logs[host] and request_id not in logs[other], (request_id, upstream)
+
+    for host in HOSTS:
+        lines = [line for line in logs[host].splitlines() if line.strip()]
+        assert lines and all(json.loads(line).get("level") for line in lines), f"host {host.upper()}: not JSON"
+    # The person signed in with the demo number: no log anywhere holds it in any spelling.
+    national = DEMO_PHONE[2:]
+    spellings = {DEMO_PHONE, DEMO_PHONE[1:], national, f"{national[:3]}-{national[3:6]}-{national[6:]}"}
+    for name in ("host-a", "host-b", "worker-a", "nginx-access"):
+        text = stack.log(name)
+        assert not [s for s in spellings if s in text], name
+
+
+def _nginx_upstreams(stack: Stack, request_ids: list[str]) -> dict[str, str]:
+    """request id -> the upstream address nginx's access log gives for it (written once each request is done)."""
+    log = Path(stack.info["nginx_access_log"])
+
+    def logged():
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        found = {line["request_id"]: line["upstream"] for line in lines if line["request_id"] in request_ids}
+        return found if len(found) == len(request_ids) else None
+
+    return wait_for("nginx's access log lines", logged, timeout=30, interval=0.2)
