@@ -1,22 +1,24 @@
 """Share links: making and managing them (owners), and using them (anyone with the link, /s/<token>)."""
 
+from dataclasses import replace
+
 import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from audit.actions import Outcome
-from documents import http, previews, selectors, services, throttle, watermark
+from documents import http, previews, rendering, renditions, selectors, services, throttle, viewing, watermark
 from documents.errors import DocumentError, NotSendable
 from documents.forms import ShareForm, SharePasswordForm, ShareUpdateForm
-from documents.models import Family, SecurityLevel, Share, ShareAccess
+from documents.models import DocumentVersion, Family, SecurityLevel, Share, ShareAccess
 from documents.views import INLINE_FAMILIES, confirm_page, confirmed, end_of_day, error_page, visible_or_404
 
 SESSION_KEY = "docuid_unlocked_shares"
@@ -141,6 +143,10 @@ GONE_MESSAGES = {
 }
 
 
+# The PDF the viewer draws is an open of the document, in the audit trail and the view count.
+AUDIT_KINDS = {"pdf": "open"}
+
+
 def _gone(request: HttpRequest, state: str) -> HttpResponse:
     return render(request, "documents/share_gone.html", {"message": GONE_MESSAGES[state], "state": state}, status=410)
 
@@ -150,8 +156,16 @@ def _unlocked(request: HttpRequest, share: Share) -> bool:
 
 
 def _serves_file(share: Share, kind: str) -> bool:
-    """Whether this kind of use answers with the file's bytes (and so with byte ranges)."""
-    return kind == "download" or (kind == "open" and share.document.family in INLINE_FAMILIES)
+    """Whether this kind of use answers with a file's bytes (and so with byte ranges), not a page."""
+    return kind in ("download", "pdf") or (kind == "open" and share.document.family in INLINE_FAMILIES)
+
+
+def _sent(share: Share, kind: str) -> DocumentVersion | None:
+    """The file a use that serves one sends: the current version, or for /pdf its PDF (None while there is none)."""
+    version = share.document.current_version
+    if version is None or kind != "pdf":
+        return version
+    return renditions.pdf_version(version)
 
 
 def _opened_recently(request: HttpRequest, share: Share) -> bool:
@@ -179,7 +193,7 @@ def _continues_opening(request: HttpRequest, share: Share, kind: str) -> bool:
     """
     if "Range" not in request.headers or not _serves_file(share, kind) or not _opened_recently(request, share):
         return False
-    version = share.document.current_version
+    version = _sent(share, kind)
     if version is None or http.stamps(version):
         return False  # a stamped copy is always sent whole (Range ignored): each request is a new view
     return http.is_partial(http.requested_range(request, version), version.size)
@@ -202,7 +216,12 @@ def _resolve(request: HttpRequest, token: str, kind: str) -> Share | HttpRespons
         state = "active"
     if state != "active":
         services.share_access_record(
-            share=share, kind=kind, outcome=Outcome.FAILURE, reason=state, actor=request.user, request=request
+            share=share,
+            kind=AUDIT_KINDS.get(kind, kind),
+            outcome=Outcome.FAILURE,
+            reason=state,
+            actor=request.user,
+            request=request,
         )
         return _gone(request, state)
     if share.require_login:
@@ -211,7 +230,7 @@ def _resolve(request: HttpRequest, token: str, kind: str) -> Share | HttpRespons
         if request.user.phone_number != share.recipient_phone:
             services.share_access_record(
                 share=share,
-                kind=kind,
+                kind=AUDIT_KINDS.get(kind, kind),
                 outcome=Outcome.FAILURE,
                 reason="wrong_person",
                 actor=request.user,
@@ -260,13 +279,41 @@ def share_link(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "documents/share_link.html", {"share": share, "document": share.document, "token": token})
 
 
-def _content(request: HttpRequest, token: str, kind: str) -> HttpResponse:
+def _usable(request: HttpRequest, token: str, kind: str) -> Share | HttpResponse:
+    """The share behind `token` once it is active and unlocked in this browser, or the response that refuses it."""
     resolved = _resolve(request, token, kind)
     if isinstance(resolved, HttpResponse):
         return resolved
-    share = resolved
-    if not _unlocked(request, share):
+    if not _unlocked(request, resolved):
         return redirect("share:link", token=token)
+    return resolved
+
+
+def _no_pdf(request: HttpRequest, share: Share, version: DocumentVersion) -> HttpResponse:
+    """/pdf of a document without a PDF (yet): 409 while it is being made, else 404; audited, no view spent."""
+    pending = renditions.preview_for(version).state == "pending"
+    services.share_access_record(
+        share=share,
+        kind="open",
+        outcome=Outcome.FAILURE,
+        reason="rendition_pending" if pending else "no_pdf",
+        actor=request.user,
+        request=request,
+    )
+    if not pending:
+        raise Http404("No PDF of this document.")
+    response = error_page(
+        request, 409, "Not ready yet", "The PDF of this document is still being made. Try again in a minute."
+    )
+    response["Retry-After"] = "10"
+    return response
+
+
+def _content(request: HttpRequest, token: str, kind: str) -> HttpResponse:
+    usable = _usable(request, token, kind)
+    if isinstance(usable, HttpResponse):
+        return usable
+    share = usable
     if kind == "download" and share.access != ShareAccess.DOWNLOAD:
         services.share_access_record(
             share=share, kind=kind, outcome=Outcome.FAILURE, reason="view_only", actor=request.user, request=request
@@ -285,7 +332,12 @@ def _content(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     version = share.document.current_version
     if version is None:
         raise Http404("No content.")
-    if request.method != "HEAD" and _serves_file(share, kind) and http.stamps(version):
+    if not _serves_file(share, kind):
+        return _open_page(request, share, token)  # /open of an Office or text document: the page that shows it
+    sent = _sent(share, kind)
+    if sent is None:
+        return _no_pdf(request, share, version)
+    if request.method != "HEAD" and http.stamps(sent):
         # A confidential PDF goes out stamped with the link's recipient; the view's event records the stamp.
         if kind == "download":
             try:  # a confidential Office original leaves as its PDF: refused before a view is counted if not made
@@ -295,6 +347,8 @@ def _content(request: HttpRequest, token: str, kind: str) -> HttpResponse:
                     share=share, kind=kind, outcome=Outcome.FAILURE, reason=exc.code.lower(), request=request
                 )
                 raise
+        elif sent is not version:
+            request.docuid_rendition_sent = True  # the stamp's audit data says the PDF is the rendition
         watermark.remember(request, watermark.stamp_for_share(share, request))
     if request.method == "HEAD":
         # Headers only (http.file_response never opens the file for HEAD): audited, never a view.
@@ -304,28 +358,95 @@ def _content(request: HttpRequest, token: str, kind: str) -> HttpResponse:
         # browser that was counted, and only for real parts within the opening's time.
         new_view = not _continues_opening(request, share, kind)
         if not services.share_access_record(
-            share=share, kind=kind, actor=request.user, request=request, count_view=new_view
+            share=share, kind=AUDIT_KINDS.get(kind, kind), actor=request.user, request=request, count_view=new_view
         ):
             return _gone(request, "used_up")
         if new_view:
             _remember_opening(request, share)
     if kind == "download":
         return http.file_response(request, version, as_attachment=True)
-    if share.document.family in INLINE_FAMILIES:
-        csp = http.INLINE_PDF_CSP if share.document.family == Family.PDF else http.INLINE_IMAGE_CSP
-        return http.file_response(request, version, as_attachment=False, extra_headers={"Content-Security-Policy": csp})
-    return render(
-        request,
-        "documents/share_open.html",
-        {"share": share, "document": share.document, "preview": previews.text_preview(version), "token": token},
-    )
+    # Inline only, whatever the link's access level: /open and /pdf never send an attachment.
+    csp = http.INLINE_IMAGE_CSP if share.document.family == Family.IMAGE else http.INLINE_PDF_CSP
+    return http.file_response(request, sent, as_attachment=False, extra_headers={"Content-Security-Policy": csp})
+
+
+def _open_page(request: HttpRequest, share: Share, token: str) -> HttpResponse:
+    """The link's open page: the signed-in open page's body (PDF viewer, image, preview) on the link's own URLs.
+
+    A PDF or an image is a view when the viewer fetches it (/pdf, /open). A preview's text
+    goes out in this page, so then the page is the counted view. While an Office file's PDF
+    is being made the page says so and polls, and shows no text: the PDF, once drawn, is
+    the one view a view-limited link spends.
+    """
+    document = share.document
+    version = document.current_version
+    shown = viewing.viewing_for(document, version)
+    if shown.kind == "pdf":
+        shown = replace(shown, url=reverse("share:pdf", args=[token]))
+    elif shown.kind == "image":
+        shown = replace(shown, url=reverse("share:open", args=[token]))
+    preview = None
+    if shown.kind == "preview" and shown.state != "pending":
+        if request.method == "HEAD":
+            services.share_access_record(share=share, kind="head", actor=request.user, request=request)
+        else:
+            preview = previews.text_preview(version)
+            if not services.share_access_record(share=share, kind="open", actor=request.user, request=request):
+                return _gone(request, "used_up")
+            _remember_opening(request, share)
+    else:
+        services.share_access_record(share=share, kind="page", actor=request.user, request=request)
+    context = {
+        "share": share,
+        "document": document,
+        "version": version,
+        "viewing": shown,
+        "preview": preview,
+        "may_download": share.access == ShareAccess.DOWNLOAD,
+        "filetype": rendering.FAMILY_ICONS[document.family],
+        "token": token,
+    }
+    return render(request, "documents/share_open.html", context)
 
 
 @never_cache
 def share_open(request: HttpRequest, token: str) -> HttpResponse:
+    """A PDF or an image itself, inline; any other type: the link's open page."""
     return _content(request, token, "open")
 
 
 @never_cache
 def share_download(request: HttpRequest, token: str) -> HttpResponse:
     return _content(request, token, "download")
+
+
+@never_cache
+def share_pdf(request: HttpRequest, token: str) -> HttpResponse:
+    """The document as PDF — a PDF original, or an Office file's rendition — inline (what the viewer draws)."""
+    return _content(request, token, "pdf")
+
+
+@never_cache
+@require_safe
+def share_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The link's open page for every type: the document drawn in the page, as signed-in people see it."""
+    usable = _usable(request, token, "page")
+    if isinstance(usable, HttpResponse):
+        return usable
+    if usable.document.current_version is None:
+        raise Http404("No content.")
+    return _open_page(request, usable, token)
+
+
+@never_cache
+@require_safe
+def share_view_status(request: HttpRequest, token: str) -> HttpResponse:
+    """The state of the shared document's PDF, polled by static/js/preview-status.js while it is made."""
+    usable = _usable(request, token, "status")
+    if isinstance(usable, HttpResponse):
+        return usable
+    version = usable.document.current_version
+    if version is None:
+        raise Http404("No content.")
+    state = viewing.viewing_for(usable.document, version).state
+    return JsonResponse({"state": state}, headers={"Cache-Control": "private, no-store"})

@@ -1,4 +1,7 @@
-"""Share-link pages: the link shown once with a Copy button, all form errors at once, states, plurals, revokes."""
+"""Share-link pages: the link shown once with a Copy button, all form errors at once, states, plurals, revokes;
+and the recipient's open page, which draws a PDF or an Office file's rendition in the signed-in viewer through
+the link's own URLs (attacks on it: tests/security/test_share_viewer.py).
+"""
 
 from datetime import timedelta
 
@@ -6,9 +9,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from documents import services
-from documents.models import Share
+from audit.models import AuditEvent
+from documents import samples, services
+from documents.models import RenditionStatus, Share
 from tests.documents.conftest import login
+from tests.documents.test_watermark_originals import RENDITION, rendition
+from tests.factories import make_document
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +127,81 @@ def test_a_view_only_link_refusing_a_download_links_back_to_the_shared_document(
     assert response.status_code == 403
     assert f'href="{reverse("share:link", args=[token])}"'.encode() in response.content
     assert b"Back to the shared document" in response.content
+
+
+# --- The recipient's open page ----------------------------------------------------------------
+
+
+def shared(document, **options) -> str:
+    return services.share_create(acting_user=document.owner, document=document, **options)[1]
+
+
+def share_kinds(document) -> list[tuple[str, str]]:
+    events = AuditEvent.objects.filter(action="share.access", target_id=str(document.pk)).order_by("id")
+    return list(events.values_list("data__kind", "outcome"))
+
+
+def test_the_links_page_opens_the_open_page(client, document):
+    token = shared(document)
+    content = client.get(reverse("share:link", args=[token])).content.decode()
+    assert f'href="{reverse("share:view", args=[token])}" id="share-open">Open</a>' in content
+
+
+def test_a_shared_pdf_is_drawn_by_the_viewer_from_the_links_own_pdf_url(client, document):
+    token = shared(document, access="download")
+    response = client.get(reverse("share:view", args=[token]))
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert f'data-pdf-viewer data-src="{reverse("share:pdf", args=[token])}"' in content
+    assert "js/viewer.js" in content and "vendor/pdfjs/standard_fonts/" in content
+    assert f'href="{reverse("share:download", args=[token])}">Download Quarterly report.pdf</a>' in content
+    assert "/documents/" not in content.split("<main", 1)[1]  # no signed-in URL: they would not open for a recipient
+    assert "Shared by Olive Owner" in content
+    # The page is not the view: the PDF the viewer fetches is (inline, the inline-PDF policy).
+    assert Share.objects.get().view_count == 0
+    pdf = client.get(reverse("share:pdf", args=[token]))
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert pdf["Content-Disposition"].startswith("inline") and "default-src 'none'" in pdf["Content-Security-Policy"]
+    assert Share.objects.get().view_count == 1
+    assert share_kinds(document) == [("page", "success"), ("open", "success")]
+
+
+def test_a_shared_office_file_is_drawn_from_its_rendition(client, owner):
+    memo = make_document(owner, name="Memo.docx", data=samples.docx_bytes("Merger terms"))
+    rendition(memo.current_version)
+    token = shared(memo)
+    for name in ("share:view", "share:open"):  # /open of an Office file is its open page too
+        content = client.get(reverse(name, args=[token])).content.decode()
+        assert f'data-src="{reverse("share:pdf", args=[token])}"' in content, name
+    pdf = client.get(reverse("share:pdf", args=[token]))
+    assert pdf.status_code == 200 and b"".join(pdf.streaming_content) == RENDITION
+    assert pdf["Content-Disposition"] == 'inline; filename="Memo.pdf"'
+    assert Share.objects.get().view_count == 1
+
+
+def test_while_the_pdf_is_being_made_the_page_says_so_polls_and_spends_no_view(client, owner):
+    memo = make_document(owner, name="Memo.docx", data=samples.docx_bytes("Merger terms"))  # rendition pending
+    token = shared(memo, max_views=1)
+    content = client.get(reverse("share:view", args=[token])).content.decode()
+    assert "The preview is being prepared." in content and "Merger terms" not in content
+    assert f'data-status-url="{reverse("share:view_status", args=[token])}"' in content
+    assert "js/preview-status.js" in content and "js/viewer.js" not in content
+    assert client.get(reverse("share:view_status", args=[token])).json() == {"state": "pending"}
+    early = client.get(reverse("share:pdf", args=[token]))
+    assert early.status_code == 409 and early["Retry-After"] == "10"
+    assert Share.objects.get().view_count == 0
+    rendition(memo.current_version)
+    assert client.get(reverse("share:view_status", args=[token])).json() == {"state": "ready"}
+    assert client.get(reverse("share:pdf", args=[token])).status_code == 200
+    assert Share.objects.get().view_count == 1
+
+
+def test_when_no_pdf_could_be_made_the_page_says_so_and_shows_the_text(client, owner):
+    memo = make_document(owner, name="Memo.docx", data=samples.docx_bytes("Merger terms"))
+    rendition(memo.current_version, status=RenditionStatus.FAILED)
+    token = shared(memo, access="view")
+    content = client.get(reverse("share:view", args=[token])).content.decode()
+    assert "could not be converted for viewing" in content and "Merger terms" in content
+    assert "Download it" not in content and "data-pdf-viewer" not in content
+    assert client.get(reverse("share:pdf", args=[token])).status_code == 404
+    assert Share.objects.get().view_count == 1  # the text went out in the page
