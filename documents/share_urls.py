@@ -8,15 +8,15 @@ what the viewer draws), the download, and the rendition's state (/view/status, p
 
 from django.urls import path
 
-from documents import share_views
+from documents import share_link_views
 
 app_name = "share"
 
 urlpatterns = [
-    path("<str:token>", share_views.share_link, name="link"),
-    path("<str:token>/view", share_views.share_view, name="view"),
-    path("<str:token>/view/status", share_views.share_view_status, name="view_status"),
-    path("<str:token>/open", share_views.share_open, name="open"),
-    path("<str:token>/pdf", share_views.share_pdf, name="pdf"),
-    path("<str:token>/download", share_views.share_download, name="download"),
+    path("<str:token>", share_link_views.share_link, name="link"),
+    path("<str:token>/view", share_link_views.share_view, name="view"),
+    path("<str:token>/view/status", share_link_views.share_view_status, name="view_status"),
+    path("<str:token>/open", share_link_views.share_open, name="open"),
+    path("<str:token>/pdf", share_link_views.share_pdf, name="pdf"),
+    path("<str:token>/download", share_link_views.share_download, name="download"),
 ]
