@@ -179,6 +179,8 @@ def _usable(request: HttpRequest, token: str, kind: str) -> Share | HttpResponse
         return resolved
     if not _unlocked(request, resolved):
         return redirect("share:link", token=token)
+    if resolved.document.current_version is None:
+        raise Http404("No content.")
     return resolved
 
 
@@ -223,8 +225,6 @@ def _content(request: HttpRequest, token: str, kind: str) -> HttpResponse:
             status=403,
         )
     version = share.document.current_version
-    if version is None:
-        raise Http404("No content.")
     if not _serves_file(share, kind):
         return _open_page(request, share, token)  # /open of an Office or text document: the page that shows it
     sent = _sent(share, kind)
@@ -324,11 +324,7 @@ def share_pdf(request: HttpRequest, token: str) -> HttpResponse:
 def share_view(request: HttpRequest, token: str) -> HttpResponse:
     """The link's open page for every type: the document drawn in the page, as signed-in people see it."""
     usable = _usable(request, token, "page")
-    if isinstance(usable, HttpResponse):
-        return usable
-    if usable.document.current_version is None:
-        raise Http404("No content.")
-    return _open_page(request, usable, token)
+    return usable if isinstance(usable, HttpResponse) else _open_page(request, usable, token)
 
 
 @never_cache
@@ -338,8 +334,5 @@ def share_view_status(request: HttpRequest, token: str) -> HttpResponse:
     usable = _usable(request, token, "status")
     if isinstance(usable, HttpResponse):
         return usable
-    version = usable.document.current_version
-    if version is None:
-        raise Http404("No content.")
-    state = viewing.viewing_for(usable.document, version).state
+    state = viewing.viewing_for(usable.document, usable.document.current_version).state
     return JsonResponse({"state": state}, headers={"Cache-Control": "private, no-store"})
