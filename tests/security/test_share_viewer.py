@@ -19,6 +19,7 @@ from documents.models import Share
 from tests.documents.test_watermark import PAGES, body, confidential_pdf, stamp_on_every_page, the_event
 from tests.documents.test_watermark_originals import RENDITION, rendition
 from tests.factories import make_document
+from tests.security.conftest import login
 
 pytestmark = pytest.mark.django_db
 
@@ -138,3 +139,15 @@ def test_head_of_the_pdf_is_neither_a_view_nor_a_copy(client, memo):
     assert response.status_code == 200 and response.content == b""
     assert Share.objects.get().view_count == 0
     assert client.get(reverse("share:pdf", args=[token])).status_code == 200
+
+
+def test_a_link_for_a_signed_in_recipient_shows_nothing_to_anyone_else(client, memo, other):
+    _, token = link(memo, recipient_phone="+13125550777", require_login=True)
+    for name in VIEWER_PATHS:
+        response = client.get(reverse(name, args=[token]))
+        assert response.status_code == 302 and "login" in response["Location"], name
+    login(client, other)  # signed in, but not the recipient
+    for name in VIEWER_PATHS:
+        response = client.get(reverse(name, args=[token]))
+        assert response.status_code == 403, name
+        assert_nothing_of_the_document(response)
