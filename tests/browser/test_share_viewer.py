@@ -3,7 +3,8 @@
 The signed-in open page's viewer (static/js/viewer.js) on the link's own URLs: a shared PDF, and a
 confidential Word file drawn from its stamped rendition (a prepared PDF stands in for LibreOffice's,
 which tests/browser/test_viewer.py draws). The canvas has ink, the text layer has the words, and the
-page passes the page audit (axe-core, layout, CSP, JavaScript errors).
+page passes the page audit (axe-core, layout, CSP, JavaScript errors). A file whose PDF is still being
+made says so, polls the link's /view/status and is drawn by itself, for the link's one view.
 """
 
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from documents import samples, services
+from documents.models import Share
 from tests.browser.test_page_audit import AXE, SCREENSHOTS, audit_page
 from tests.browser.test_viewer import assert_clean, assert_pdf_drawn, no_worker  # noqa: F401 — fixture
 from tests.conftest import require
@@ -81,3 +83,17 @@ def test_a_shared_confidential_word_file_is_drawn_stamped_from_its_rendition(ope
     assert_clean(open_page)
     assert_audited(open_page)
     screenshot(open_page, "share-open", viewport)  # docs/screenshots, in the README
+
+
+@pytest.mark.usefixtures("no_worker")
+@pytest.mark.parametrize("viewport", ["phone"])
+def test_the_recipient_waits_for_the_pdf_and_sees_it_drawn_for_one_view(open_page, site, owner, viewport):
+    memo = make_document(owner, name="Slow memo.docx", data=samples.docx_bytes("Slow"))  # its PDF is not made yet
+    _, token = services.share_create(acting_user=owner, document=memo, max_views=1)
+    open_as_recipient(open_page, site, token)
+    assert "The preview is being prepared." in open_page.locator("[data-preview-pending]").inner_text()
+    rendition(memo.current_version)
+    # preview-status.js polls the link's /view/status and reloads once the PDF is ready.
+    assert_pdf_drawn(open_page, "Merger terms", pages=3)
+    assert Share.objects.get().view_count == 1  # waiting spent nothing; the drawn PDF is the one view
+    assert_clean(open_page)
