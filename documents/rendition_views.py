@@ -19,6 +19,15 @@ from documents.views import error_page, storage_failure_recorded, visible_or_404
 THUMBNAIL_CACHE = "private, max-age=300"
 
 
+def pdf_pending(request: HttpRequest) -> HttpResponse:
+    """409 with Retry-After: the PDF a viewer asked for is still being made (signed in or by a share link)."""
+    response = error_page(
+        request, 409, "Not ready yet", "The PDF of this document is still being made. Try again in a minute."
+    )
+    response["Retry-After"] = "10"
+    return response
+
+
 @login_required
 @require_safe
 def document_rendition(request: HttpRequest, pk: int) -> HttpResponse:
@@ -31,11 +40,7 @@ def document_rendition(request: HttpRequest, pk: int) -> HttpResponse:
     if pdf is None:
         state = renditions.preview_for(version).state
         if state == "pending":
-            response = error_page(
-                request, 409, "Not ready yet", "The PDF of this document is still being made. Try again in a minute."
-            )
-            response["Retry-After"] = "10"
-            return response
+            return pdf_pending(request)
         raise Http404("No PDF of this document.")
     # A confidential PDF that cannot be stamped is audited and answered 422 (NotSendableMiddleware).
     with storage_failure_recorded(request, Action.DOCUMENT_OPEN, document, version, data={"rendition": True}):

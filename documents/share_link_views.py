@@ -22,6 +22,7 @@ from documents import http, previews, rendering, renditions, selectors, services
 from documents.errors import NotSendable
 from documents.forms import SharePasswordForm
 from documents.models import DocumentVersion, Family, SecurityLevel, Share, ShareAccess
+from documents.rendition_views import pdf_pending
 from documents.views import INLINE_FAMILIES, error_page
 
 SESSION_KEY = "docuid_unlocked_shares"
@@ -197,11 +198,7 @@ def _no_pdf(request: HttpRequest, share: Share, version: DocumentVersion) -> Htt
     )
     if not pending:
         raise Http404("No PDF of this document.")
-    response = error_page(
-        request, 409, "Not ready yet", "The PDF of this document is still being made. Try again in a minute."
-    )
-    response["Retry-After"] = "10"
-    return response
+    return pdf_pending(request)
 
 
 def _content(request: HttpRequest, token: str, kind: str) -> HttpResponse:

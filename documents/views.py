@@ -459,7 +459,6 @@ def _open_page(request: HttpRequest, document: Document, version: DocumentVersio
         "preview": preview,
         "permissions": selectors.document_permissions(request.user, document),
         "filetype": rendering.FAMILY_ICONS[document.family],
-        "pdfjs_fonts": settings.STATIC_URL + "vendor/pdfjs/standard_fonts/",
     }
     return render(request, "documents/open.html", context)
 
