@@ -8,6 +8,20 @@ under still holds: unexpired, at share level, still reaching its giver, who is
 still active. Grants the owner or staff gave stand on their own.
 Every list, search, detail, open, download, share and API view goes through
 `documents_visible_to` and `document_permissions`.
+
+The rule is written once as SQL fragments (_grant_sql_parts) and asked in one of two
+plans that give exactly the same rows (issue #16 item 2, "page cost independent of the
+visible set"), chosen per person by `visibility_plan` from a cached, capped estimate of
+how much they see:
+- "ids" (people who see little): the visible ids are built as a UNION of three index
+  scans (owned; granted to the person; granted to their groups) and a page picks among
+  them. Its cost grows with the visible set (~2 ms per 1,000 ids).
+- "walk" (people who see much, from WALK_FROM documents): each row is checked on its own
+  (owner, or EXISTS a holding grant on that document for the person or their groups: one
+  probe of the grant table's document index), so a list page walks its sort index and
+  stops after its rows, and a search checks only the GIN index's matches.
+The estimate only picks a plan: both plans read the grants as they are now, so an
+estimate made before a revoke can make a page slower, never show more.
 """
 
 from dataclasses import dataclass, field, replace
@@ -15,13 +29,17 @@ from datetime import date, datetime, time
 from functools import cache
 
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.expressions import ArraySubquery
+from django.core.cache import cache as django_cache
 from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
+    CharField,
     Exists,
     F,
     FloatField,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -30,7 +48,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import RawSQL, Window
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Cast, Concat, RowNumber
 from django.utils import timezone
 
 from documents import search
@@ -117,17 +135,91 @@ def grant_for_sharing(user, document: Document, *, now: datetime | None = None) 
     )
 
 
-def documents_visible_to(user, *, now: datetime | None = None) -> QuerySet[Document]:
+VISIBLE_IDS, VISIBLE_WALK = "ids", "walk"
+# From this many visible documents (estimated), pages check each row instead of building the
+# visible ids: measured on the bench's 100k documents (bench/README.md, issue #16 item 2), the
+# ids plan costs ~2 ms per 1,000 ids, the walk ~4 µs per row it checks (a page of 21 for a
+# person who sees a fraction f of the archive checks ~21/f rows). 3,000 is well past the
+# crossing for a list page (~1,500 at 100k documents) and keeps a median person (~800) on ids.
+WALK_FROM = 3_000
+ESTIMATE_TTL = 300  # seconds an estimate is kept (it only picks a plan)
+_ESTIMATE_KEY = "docuid:visible-estimate:{}"
+
+
+def documents_visible_to(user, *, now: datetime | None = None, plan: str | None = None) -> QuerySet[Document]:
     """Every document `user` may see: owned, or reached by an unexpired grant that holds.
 
-    One query: the visible ids are a UNION of three index scans (owned; granted to the
-    person; granted to their groups), so PostgreSQL fetches just those rows by primary
-    key instead of testing every document in the archive against the grants.
+    One query, in the plan `visibility_plan` picks (or `plan`, which tests force): "ids",
+    a UNION of three index scans (owned; granted to the person; granted to their groups)
+    whose ids are then fetched by primary key, or "walk", a check on each row (see the
+    module docstring). Both give the same rows.
     """
     if not _is_signed_in(user):
         return Document.objects.none()
-    sql, params = _visible_ids(user, now or timezone.now())
+    now = now or timezone.now()
+    if (plan or visibility_plan(user)) == VISIBLE_WALK:
+        return Document.objects.alias(visible_to_user=_visible_row(user, now)).filter(visible_to_user=True)
+    sql, params = _visible_ids(user, now)
     return Document.objects.filter(pk__in=RawSQL(sql, params))  # noqa: S611 — see _visible_ids_sql
+
+
+def visibility_plan(user) -> str:
+    """ "walk" for a person estimated to see WALK_FROM documents or more, else "ids".
+
+    The estimate (owned documents plus the grants naming the person or their groups, each
+    counted up to WALK_FROM, with no expiry or via check: a plan needs no more) is kept in
+    the cache for ESTIMATE_TTL: one cache read per page, one query and a write when it is
+    missing. Both plans decide each row alike, so a stale estimate costs time, never access.
+    SQLite always takes "ids" (both plans work there; tests force "walk").
+    """
+    if connection.vendor != "postgresql":
+        return VISIBLE_IDS  # SQLite (development, tests): one plan, no estimate; "walk" only when forced
+    key = _ESTIMATE_KEY.format(user.pk)
+    estimate = django_cache.get(key)
+    if estimate is None:
+        parts = _grant_sql_parts()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT (SELECT count(*) FROM (SELECT 1 FROM {parts['doc']} WHERE owner_id = %s LIMIT %s) o)"  # noqa: S608 — identifiers from _meta
+                f" + (SELECT count(*) FROM (SELECT 1 FROM {parts['grant']} g WHERE {parts['reaches']} LIMIT %s) r)",
+                [user.pk, WALK_FROM, user.pk, user.pk, WALK_FROM],
+            )
+            estimate = cursor.fetchone()[0]
+        django_cache.set(key, estimate, ESTIMATE_TTL)
+    return VISIBLE_WALK if estimate >= WALK_FROM else VISIBLE_IDS
+
+
+class _RowSQL(Func):
+    """SQL about the queryset's own row: `{name}` stands for one of its columns, compiled by
+    Django, so the table's alias follows the queryset into a subquery (a literal
+    "documents_document.column" there named the outer query's row). `%s` are bound values."""
+
+    def __init__(self, sql: str, params, *, output_field, **columns: str):
+        self.sql, self.sql_params, self.column_names = sql, list(params), list(columns)
+        super().__init__(*(F(column) for column in columns.values()), output_field=output_field)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        columns = {}
+        for name, expression in zip(self.column_names, self.get_source_expressions(), strict=True):
+            columns[name], params = compiler.compile(expression)
+            assert not params  # a plain column: the only values are sql_params, in order
+        return self.sql.format(**columns), self.sql_params
+
+
+def _visible_row(user, now: datetime) -> _RowSQL:
+    """The "walk" plan: whether this row is `user`'s to see, by the rule of _visible_ids_sql.
+
+    OFFSET 0 keeps the EXISTS a per-row probe (grant_unique_user / the grant's document index):
+    without it PostgreSQL may turn it into a hashed set of every document the person's grants
+    name, which is the ids plan's cost again."""
+    parts = _grant_sql_parts()
+    sql = (
+        f"({{owner}} = %s OR EXISTS (SELECT 1 FROM {parts['grant']} g WHERE g.document_id = {{id}}"  # noqa: S608 — identifiers from _meta
+        f" AND {parts['reaches']} AND {parts['unexpired']} AND {parts['holds']}"
+        f"{' OFFSET 0' if connection.vendor == 'postgresql' else ''}))"
+    )
+    params = [user.pk, user.pk, user.pk, now, now, Permission.SHARE.value]
+    return _RowSQL(sql, params, output_field=BooleanField(), owner="owner_id", id="id")
 
 
 def _visible_ids(user, now: datetime) -> tuple[str, list]:
@@ -138,7 +230,8 @@ def _visible_ids(user, now: datetime) -> tuple[str, list]:
 
 @cache
 def _grant_sql_parts() -> dict[str, str]:
-    """Quoted names and the grant rule's SQL fragments, shared by _visible_ids_sql and _page_grants_sql."""
+    """Quoted names and the grant rule's SQL fragments, shared by _visible_ids_sql, _visible_row,
+    _page_grants_sql and visibility_plan."""
     quote = connection.ops.quote_name
     memberships = get_user_model().groups.through._meta
     member_table = quote(memberships.db_table)
@@ -158,10 +251,13 @@ def _grant_sql_parts() -> dict[str, str]:
         f" AND (p.user_id = g.granted_by_id OR p.group_id IN"
         f" (SELECT {member_group} FROM {member_table} WHERE {member_user} = g.granted_by_id))))"
     )
+    groups_of = f"(SELECT {member_group} FROM {member_table} WHERE {member_user} = %s)"  # noqa: S608
     return {
         "doc": quote(Document._meta.db_table),
         "grant": grant,
-        "groups_of": f"(SELECT {member_group} FROM {member_table} WHERE {member_user} = %s)",  # noqa: S608
+        "groups_of": groups_of,
+        # The grant names the person or one of their groups; params: user, user.
+        "reaches": f"(g.user_id = %s OR g.group_id IN {groups_of})",
         "unexpired": "(g.expires_at IS NULL OR g.expires_at > %s)",
         "holds": holds,
     }
@@ -189,7 +285,7 @@ def _page_grants_sql(count: int) -> str:
     ids = ", ".join(["%s"] * count)
     return (
         f"SELECT g.document_id, g.permission FROM {parts['grant']} g"  # noqa: S608 — identifiers from _meta
-        f" WHERE g.document_id IN ({ids}) AND (g.user_id = %s OR g.group_id IN {parts['groups_of']})"
+        f" WHERE g.document_id IN ({ids}) AND {parts['reaches']}"
         f" AND {parts['unexpired']} AND {parts['holds']}"
     )
 
@@ -311,24 +407,24 @@ def _pg_search(queryset: QuerySet[Document], parsed: search.ParsedQuery) -> Quer
       runs under `search.planner_settings()` (bitmap index scans only, no JIT).
     """
     tsquery, params = search.pg_tsquery(parsed)
-    exact = RawSQL(f"documents_document.search_vector @@ {tsquery}", params, output_field=BooleanField())  # noqa: S611 — values bound
+    exact = _RowSQL(f"{{vector}} @@ {tsquery}", params, output_field=BooleanField(), vector="search_vector")
     if parsed.has_phrase and parsed.groups:
         loose, loose_params = search.pg_tsquery(parsed, loose=True)
-        holds_words = RawSQL(  # noqa: S611 — values bound
-            f"documents_document.search_vector @@ {loose}", loose_params, output_field=BooleanField()
+        holds_words = _RowSQL(
+            f"{{vector}} @@ {loose}", loose_params, output_field=BooleanField(), vector="search_vector"
         )
         candidates = queryset.alias(holds_words=holds_words).filter(holds_words=True)
         newest_sql, newest_params = (
             candidates.order_by("-updated_at", "-id").values("pk")[: search.PHRASE_CANDIDATES].query.sql_with_params()
         )
-        among_newest = RawSQL(  # noqa: S611 — Django-compiled SQL, values bound
-            f"documents_document.id = ANY(ARRAY({newest_sql}))", newest_params, output_field=BooleanField()
-        )
+        among_newest = _RowSQL(
+            f"{{id}} = ANY(ARRAY({newest_sql}))", newest_params, output_field=BooleanField(), id="id"
+        )  # Django-compiled SQL, values bound
         matched = queryset.alias(among_newest=among_newest, matches=exact).filter(among_newest=True, matches=True)
     else:
         matched = queryset.alias(matches=exact).filter(matches=True)
-    rank = RawSQL(  # noqa: S611 — values bound
-        f"coalesce(ts_rank_cd(documents_document.search_rank, {tsquery}), 0)", params, output_field=FloatField()
+    rank = _RowSQL(
+        f"coalesce(ts_rank_cd({{rank}}, {tsquery}), 0)", params, output_field=FloatField(), rank="search_rank"
     )
     # Each match's place among the matches, newest first, in the same pass (a window over
     # the matched rows): only the newest RANK_CANDIDATES are ranked, and the match is
@@ -352,11 +448,12 @@ def _search(queryset: QuerySet[Document], parsed: search.ParsedQuery) -> QuerySe
         return queryset.annotate(rank=Value(0.0, output_field=FloatField()))
     weights = ", ".join(str(w) for w in search.WEIGHTS.values())
     # bm25 is lower for better matches; its negation ranks like ts_rank_cd.
-    rank = RawSQL(  # noqa: S611 — constants and bound values
+    rank = _RowSQL(
         f"(SELECT -bm25({table}, {weights}) FROM {table}"  # noqa: S608 — constants only
-        f" WHERE {table} MATCH %s AND rowid = documents_document.id)",
+        f" WHERE {table} MATCH %s AND rowid = {{id}})",
         [positive],
         output_field=FloatField(),
+        id="id",
     )
     matched = f"SELECT rowid FROM {table} WHERE {table} MATCH %s"  # noqa: S608 — a constant name
     return queryset.filter(pk__in=RawSQL(matched, [positive])).annotate(rank=rank)  # noqa: S611 — values bound
@@ -371,6 +468,7 @@ def documents_list(
     with_total: bool = False,
     max_per_page: int = MAX_PAGE_SIZE,
     with_files: bool = False,
+    plan: str | None = None,
 ) -> DocumentPage:
     """One page of the documents `user` may see, filtered, searched and sorted.
 
@@ -379,10 +477,13 @@ def documents_list(
     `with_total` counts matches up to TOTAL_LOOKAHEAD past the page's start, inside
     the page's own query (one round trip whatever the page size). `with_files` joins
     each row's current version and reads its description (the add-in's list shows both).
+    `plan` forces a visibility plan ("ids" or "walk", see the module docstring); by default
+    `visibility_plan` picks it. Every plan gives the same page.
     """
     per_page = max(1, min(int(per_page), max_per_page))
     page = max(1, int(page))
-    queryset = documents_visible_to(user)
+    plan = (plan or visibility_plan(user)) if _is_signed_in(user) else VISIBLE_IDS
+    queryset = documents_visible_to(user, plan=plan)
     if filters.family:
         queryset = queryset.filter(family=filters.family)
     if filters.category:
@@ -428,7 +529,7 @@ def documents_list(
         page_rows = page_rows.select_related("owner").defer("search_vector", "description")
     if with_total:
         bound = offset + TOTAL_LOOKAHEAD
-        if not ranked and replace(filters, query="", sort="") == DocumentFilters():
+        if plan == VISIBLE_IDS and not ranked and replace(filters, query="", sort="") == DocumentFilters():
             # Nothing narrows the visible set: count its ids alone. Joining them back to the
             # documents (as a filtered count must) probed the primary key once per id: a
             # count of 800 cost twice the page. Grants and owners always name a document.
@@ -440,13 +541,16 @@ def documents_list(
         page_rows = page_rows.annotate(
             capped_total=RawSQL(capped_sql, capped_params, output_field=IntegerField())  # noqa: S611 — Django's SQL
         )
+    tags_inline = connection.vendor == "postgresql"
+    if tags_inline:
+        page_rows = page_rows.annotate(tag_pairs=_tag_pairs())
     with search.planner_settings(ranked):  # PostgreSQL: see documents.search.planner_settings
         rows = list(page_rows[window])
     if with_total:
         # The count rides on every row; a page past the end has none, so it asks once on its own.
         counted = rows[0].capped_total if rows else _capped_count(queryset, offset + TOTAL_LOOKAHEAD + 1)
         total, total_exact = min(counted, offset + TOTAL_LOOKAHEAD), counted <= offset + TOTAL_LOOKAHEAD
-    _attach_tags(rows)
+    _attach_tags(rows, inline=tags_inline)
     documents = rows[:per_page]
     highlights, did_you_mean = {}, None
     if ranked and documents:
@@ -477,8 +581,22 @@ def _capped_count(queryset: QuerySet[Document], limit: int) -> int:
     return queryset.order_by().values("pk")[:limit].count()
 
 
-def _attach_tags(documents: list[Document]) -> None:
-    """Load the documents' tags (by name) in one query, as prefetch_related("tags") would.
+def _tag_pairs() -> ArraySubquery:
+    """PostgreSQL: a row's tags as one array of "id:name" in name order, read inside the page's
+    own query (a correlated subquery on the page's rows only: PostgreSQL evaluates it after
+    the LIMIT). One round trip fewer than _attach_tags' own query (issue #16: ≤ 5 for the API)."""
+    through = Document.tags.through
+    pairs = (
+        through.objects.filter(document_id=OuterRef("pk"))
+        .order_by("tag__name", "tag_id")
+        .values(pair=Concat(Cast("tag_id", CharField()), Value(":"), "tag__name", output_field=CharField()))
+    )
+    return ArraySubquery(pairs)
+
+
+def _attach_tags(documents: list[Document], *, inline: bool = False) -> None:
+    """Load the documents' tags (by name) as prefetch_related("tags") would: from each row's
+    `tag_pairs` (inline, PostgreSQL: _tag_pairs), else in one query.
 
     prefetch_related builds and filters a related manager's queryset per document
     before its one query; on a 20-row page that bookkeeping cost more than the query.
@@ -487,15 +605,21 @@ def _attach_tags(documents: list[Document]) -> None:
     """
     if not documents:
         return
-    through = Document.tags.through
     by_document: dict[int, list[Tag]] = {document.pk: [] for document in documents}
-    pairs = (
-        through.objects.filter(document_id__in=list(by_document))
-        .order_by("tag__name")
-        .values_list("document_id", "tag_id", "tag__name")
-    )
-    for document_id, tag_id, name in pairs:
-        by_document[document_id].append(Tag(id=tag_id, name=name))
+    if inline:
+        for document in documents:
+            for pair in document.tag_pairs:
+                tag_id, name = pair.split(":", 1)
+                by_document[document.pk].append(Tag(id=int(tag_id), name=name))
+    else:
+        through = Document.tags.through
+        pairs = (
+            through.objects.filter(document_id__in=list(by_document))
+            .order_by("tag__name")
+            .values_list("document_id", "tag_id", "tag__name")
+        )
+        for document_id, tag_id, name in pairs:
+            by_document[document_id].append(Tag(id=tag_id, name=name))
     for document in documents:
         tags = Tag.objects.all()
         tags._result_cache = by_document[document.pk]

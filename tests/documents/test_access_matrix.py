@@ -107,6 +107,23 @@ def test_document_urls_answer_each_caller_as_the_matrix_says(client, world, name
         assert "/login" in response["Location"]
 
 
+@pytest.mark.parametrize("plan", ["ids", "walk"])
+def test_the_list_and_its_search_show_the_document_to_the_same_callers_in_either_plan(client, world, plan, monkeypatch):
+    """Issue #16 item 2: whichever visibility plan serves the page, the list and its search show
+    the document to exactly those the matrix lets see it (expired grant, staff, others: never)."""
+    from documents import selectors
+
+    monkeypatch.setattr(selectors, "visibility_plan", lambda user: plan)
+    _, people = world
+    sees = {"owner", "view_grantee", "download_grantee", "group_grantee"}
+    for actor in ("owner", "view_grantee", "download_grantee", "group_grantee", "other", "staff", "expired_grant"):
+        login(client, people[actor])
+        for query in ({}, {"q": "zebra"}, {"q": "zebra", "sort": "title"}):
+            body = client.get(reverse("documents:list"), query).content
+            assert (TITLE.encode() in body) == (actor in sees), (actor, query)
+        client.logout()
+
+
 def test_an_id_that_does_not_exist_is_the_same_404_as_one_the_caller_may_not_see(client, world):
     document, people = world
     login(client, people["other"])

@@ -169,7 +169,15 @@ def test_postgres_search_finds_tags_added_at_upload(postgres, owner):
 # --- One document: document_get_visible agrees with documents_visible_to ------------------
 
 
-def test_one_document_is_visible_exactly_to_those_who_see_it_in_the_list(owner, other, group, staff, document):
+PLANS = [selectors.VISIBLE_IDS, selectors.VISIBLE_WALK]
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_one_document_is_visible_exactly_to_those_who_see_it_in_the_list(
+    owner, other, group, staff, document, plan, monkeypatch
+):
+    """The agreement test: the SQL rule (in each visibility plan) and document_permissions decide alike."""
+    monkeypatch.setattr(selectors, "visibility_plan", lambda user: plan)  # pages and views take this plan too
     from documents.models import Document, Grant
 
     def lapsed(grant_):
@@ -203,7 +211,8 @@ def test_one_document_is_visible_exactly_to_those_who_see_it_in_the_list(owner, 
     people += list(type(owner).objects.filter(pk__in=[inactive.pk, inactive_member.pk]))
     seen = {}
     for person in people:
-        listed = document in documents_visible_to(person)
+        listed = document in documents_visible_to(person, plan=plan)
+        assert listed == (document in documents_list(person, filters=DocumentFilters(), plan=plan).documents)
         try:
             selectors.document_get_visible(person, document.pk)
             got = True
@@ -230,3 +239,162 @@ def test_a_grant_removed_after_the_document_was_read_counts_at_the_next_check(ow
     assert document_permissions(other, found).share
     services.grant_remove(acting_user=owner, grant=g)
     assert document_permissions(other, found) == selectors.NO_PERMISSIONS
+
+
+# --- Issue #16 item 2: two visibility plans, one answer -------------------------------------
+
+
+@pytest.fixture
+def shared_library(owner, other, group):
+    """Documents `other` sees in every way (owned, direct, group, a via-grant that holds) beside
+    ones they do not (expired grants, a via-grant whose giver lost share, someone else's)."""
+    from datetime import timedelta
+
+    from documents.models import Grant
+
+    other.groups.add(group)
+    sharer, stranger = UserFactory(), UserFactory()
+    seen, hidden = [], []
+    for i in range(14):
+        kind = i % 7
+        mine = make_document(
+            other if kind == 0 else owner,
+            name=f"Invoice {chr(65 + i)}{i}.txt",
+            title=f"Invoice {chr(90 - i)} {'paid' if i % 2 else 'open'}",
+            category="Reports" if i % 3 else "Letters",
+            tags=["finance"] if i % 2 else ["legal"],
+            data=b"x" * (100 + 37 * ((i * 5) % 14)) + b"\n",
+        )
+        if kind == 1:
+            grant(mine, to=other, permission=Permission.DOWNLOAD)
+        elif kind == 2:
+            grant(mine, group=group)
+        elif kind == 3:  # expired: never seen
+            g = grant(mine, group=group, expires_at=timezone.now() + timedelta(minutes=1))
+            Grant.objects.filter(pk=g.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+        elif kind == 4:  # given by a sharer whose share grant holds
+            grant(mine, to=sharer, permission=Permission.SHARE)
+            services.grant_add(acting_user=sharer, document=mine, user=other, notify=False)
+        elif kind == 5:  # given by a sharer whose own grant then lapsed: no longer holds
+            g = grant(mine, to=stranger, permission=Permission.SHARE, expires_at=timezone.now() + timedelta(days=1))
+            services.grant_add(acting_user=stranger, document=mine, user=other, notify=False)
+            Grant.objects.filter(pk=g.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+        (seen if kind in (0, 1, 2, 4) else hidden).append(mine)
+        mine.updated_at = timezone.now() - timedelta(hours=i)
+        type(mine).objects.filter(pk=mine.pk).update(updated_at=mine.updated_at)
+    return seen, hidden
+
+
+def _page_as_data(page):
+    return (
+        [d.pk for d in page.documents],
+        [[t.name for t in d.tags.all()] for d in page.documents],
+        page.has_next,
+        page.total,
+        page.total_exact,
+        page.highlights,
+        page.did_you_mean,
+    )
+
+
+PLAN_FILTERS = [
+    DocumentFilters(),
+    *(DocumentFilters(sort=sort) for sort in selectors.SORTS),
+    DocumentFilters(query="invoice"),
+    DocumentFilters(query="invoice paid", sort="title"),
+    DocumentFilters(query="invoice", sort="-size"),
+    DocumentFilters(query="invoce"),  # did you mean: only words of visible documents
+    DocumentFilters(category="reports", tag="finance"),
+    DocumentFilters(family="text", sort="size"),
+]
+
+
+def test_both_visibility_plans_give_the_same_pages(other, shared_library, monkeypatch):
+    """Filters, every sort, search ranking, snippets, did-you-mean, totals past the lookahead
+    and hasNext: the same under "ids" and "walk" (one library, built once, for every case)."""
+    seen, hidden = shared_library
+    monkeypatch.setattr(selectors, "TOTAL_LOOKAHEAD", 3)  # totals past the lookahead are bounds
+    for filters in PLAN_FILTERS:
+        for per_page, page in ((2, 1), (2, 3), (100, 1)):
+            kwargs = {"filters": filters, "page": page, "per_page": per_page, "with_total": True}
+            ids, walk = documents_list(other, **kwargs, plan="ids"), documents_list(other, **kwargs, plan="walk")
+            assert _page_as_data(walk) == _page_as_data(ids), (filters, per_page, page)
+            assert not {d.pk for d in walk.documents} & {d.pk for d in hidden}
+    everything = documents_list(other, filters=DocumentFilters(), per_page=100, plan="walk")
+    assert {d.pk for d in everything.documents} == {d.pk for d in seen}
+    assert set(documents_visible_to(other, plan="walk")) == set(documents_visible_to(other, plan="ids")) == set(seen)
+
+
+def test_did_you_mean_never_offers_a_word_only_a_hidden_document_holds(other, owner, shared_library):
+    make_document(owner, title="Zanzibar secret")  # not other's to see
+    for plan in PLANS:
+        assert documents_list(other, filters=DocumentFilters(query="zanzibr"), plan=plan).did_you_mean is None
+
+
+def test_a_sorted_search_finds_matches_past_the_first_rows_of_the_sort(owner):
+    """The sorted search picks its page's ids in a subquery: the match must be tested on that
+    subquery's rows (a literal table name in raw SQL tested the outer row, so only matches among
+    the first page of all documents by the sort were found)."""
+    for i in range(5):
+        make_document(owner, title=f"Alpha {i}")
+    late = make_document(owner, title="Zulu invoice")
+    for plan in PLANS:
+        page = documents_list(owner, filters=DocumentFilters(query="invoice", sort="title"), per_page=2, plan=plan)
+        assert page.documents == [late]
+
+
+# --- Security: the plan is picked from an estimate; access never is -------------------------
+
+
+def _big_group_member(owner, group, count=6):
+    member = UserFactory()
+    member.groups.add(group)
+    documents = [make_document(owner, name=f"{i}.txt", data=f"{i}\n".encode()) for i in range(count)]
+    grants = [grant(d, group=group) for d in documents]
+    return member, documents, grants
+
+
+def _listed(person, **kwargs):
+    return {d.pk for d in documents_list(person, filters=DocumentFilters(**kwargs), per_page=100).documents}
+
+
+@pytest.mark.parametrize("estimate", [0, 10**6], ids=["estimate-ids", "estimate-walk"])
+def test_a_stale_estimate_never_shows_a_revoked_expired_or_left_document(owner, group, estimate, monkeypatch):
+    """The estimate is cached before the access changes and kept (as another web host or a TTL
+    would): whichever plan it picks, the next page already answers from the grants as they are."""
+    from django.core.cache import cache
+    from django.db import connection
+
+    from documents.models import Grant
+
+    member, documents, grants = _big_group_member(owner, group)
+    cache.set(selectors._ESTIMATE_KEY.format(member.pk), estimate, 300)
+    if connection.vendor != "postgresql":  # SQLite estimates nothing: take the plan the estimate would pick
+        plan = selectors.VISIBLE_WALK if estimate >= selectors.WALK_FROM else selectors.VISIBLE_IDS
+        monkeypatch.setattr(selectors, "visibility_plan", lambda user: plan)
+    assert _listed(member) == {d.pk for d in documents}
+    services.grant_remove(acting_user=owner, grant=grants[0])
+    Grant.objects.filter(pk=grants[1].pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert _listed(member) == {d.pk for d in documents[2:]}
+    assert documents[0].pk not in _listed(member, query=documents[0].title)
+    assert documents_list(member, filters=DocumentFilters(), with_total=True).total == len(documents) - 2
+    member.groups.remove(group)
+    assert _listed(member) == set()
+    assert cache.get(selectors._ESTIMATE_KEY.format(member.pk)) == estimate  # the plan was never re-estimated
+
+
+def test_the_plan_follows_the_estimate_and_the_estimate_costs_one_query_once(postgres, owner, group, monkeypatch):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    member, _, _ = _big_group_member(owner, group, count=3)
+    cache.delete(selectors._ESTIMATE_KEY.format(member.pk))
+    monkeypatch.setattr(selectors, "WALK_FROM", 3)
+    with CaptureQueriesContext(connection) as first:
+        assert selectors.visibility_plan(member) == selectors.VISIBLE_WALK
+    with CaptureQueriesContext(connection) as again:
+        assert selectors.visibility_plan(member) == selectors.VISIBLE_WALK
+    assert (len(first), len(again)) == (1, 0)
+    monkeypatch.setattr(selectors, "WALK_FROM", 4)  # a cached estimate is compared with today's threshold
+    assert selectors.visibility_plan(member) == selectors.VISIBLE_IDS
