@@ -41,6 +41,11 @@ GROUPS = 40
 GROUP_GRANTS = 400
 MAX_DIRECT_GRANTS = 600
 SEARCH_WORD = "quarterly"
+# Issue #16 item 2: a second person who sees ~30,000 documents through an "everyone"-style
+# group grant, measured beside the median person (whose visible set this does not change).
+MANY_VISIBLE = 30_000
+MANY_GROUP = "bench-everyone"
+MANY_TARGET = 1.5  # list and search for the many person within 1.5x the median person's time
 DOWNLOAD_BYTES = 1024**3
 TARGETS = {"list": 0.5, "search": 0.35, "filtered": 0.5, "detail": 0.6, "open": 0.6}
 # The API's list and search are held to the web list's throughput (issue #16), not to the baseline.
@@ -52,23 +57,35 @@ def log(message: str) -> None:
     print(f"[bench] {message}", flush=True)
 
 
+def _database_url() -> str:
+    return os.environ.get("BENCH_DOCUMENTS_DATABASE_URL", DEFAULT_DB)
+
+
+def var_dir() -> Path:
+    """This database's own var dir (targets, storage, metrics): several people may bench
+    from one working tree, each with their own database."""
+    name = _database_url().rsplit("/", 1)[1].split("?")[0]
+    base = ROOT / "var" / "bench-documents"
+    return base if name == "docuid_bench" else base / name
+
+
 def environment(port: int, settings_module: str = "bench.documents_settings") -> dict:
-    var_dir = ROOT / "var" / "bench-documents"
+    var_dir_ = var_dir()
     plain = settings_module == PLAIN_MIDDLEWARE_SETTINGS
     return {
         **os.environ,
         # Never DATABASE_URL: this database is dropped and re-created on every run.
-        "DATABASE_URL": os.environ.get("BENCH_DOCUMENTS_DATABASE_URL", DEFAULT_DB),
+        "DATABASE_URL": _database_url(),
         "DJANGO_SETTINGS_MODULE": settings_module,
         # Each gunicorn wipes its metrics directory at start: the second baseline keeps its own.
-        "PROMETHEUS_MULTIPROC_DIR": str(var_dir / ("prometheus-multiproc-plain" if plain else "prometheus-multiproc")),
+        "PROMETHEUS_MULTIPROC_DIR": str(var_dir_ / ("prometheus-multiproc-plain" if plain else "prometheus-multiproc")),
         # The API's rate limit is still counted on every call (that cost is measured), never refused.
         "DOCUID_API_RATE_LIST": "100000000/min",
         "SECRET_KEY": "bench-only-secret-key-not-for-any-deployment-0123456789",
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DOCUID_SECURE_SSL_REDIRECT": "0",
-        "DOCUID_VAR_DIR": str(var_dir),
+        "DOCUID_VAR_DIR": str(var_dir_),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
         # No recycling mid-measurement: a worker boot costs ~1.8 s of CPU here, and with the
@@ -209,6 +226,41 @@ def seed(rng: random.Random) -> dict:
     }
 
 
+def many_person(targets: dict) -> dict:
+    """The person who sees ~MANY_VISIBLE documents: created once (a seeded database without
+    them gains them), a member of one ordinary team and of MANY_GROUP, which holds a view
+    grant on MANY_VISIBLE documents. Only they are in MANY_GROUP, so nobody else's visible
+    set changes. Returns targets with "many_user" and "many_visible" set."""
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.utils import timezone
+
+    from accounts.models import User
+    from documents.models import Document, Grant
+    from documents.selectors import documents_visible_to
+
+    user = User.objects.filter(phone_number="+13125559999").first()
+    if user is None:
+        rng = random.Random(16)
+        user = User.objects.create(phone_number="+13125559999", name="Bench Many", password="!")
+        everyone = Group.objects.create(name=MANY_GROUP)
+        user.groups.add(everyone, Group.objects.get(name="bench-team-7"))
+        ids = sorted(Document.objects.values_list("pk", flat=True))
+        now = timezone.now()
+        Grant.objects.bulk_create(
+            (
+                Grant(document_id=pk, group_id=everyone.pk, permission="view", created_at=now)
+                for pk in rng.sample(ids, MANY_VISIBLE)
+            ),
+            batch_size=10000,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE documents_grant")
+    visible = documents_visible_to(user).count()
+    log(f"the many person sees {visible} documents")
+    return {**targets, "many_user": user.pk, "many_visible": visible}
+
+
 def signed_in_session(user) -> str:
     """A fresh session key for `user` (a seeded one may have passed the idle timeout since)."""
     from django.conf import settings
@@ -298,7 +350,7 @@ def wrk(url: str, cookie: str, seconds: int, connections: int = 16, *, token: st
     command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
     command += ["-H", f"Authorization: Bearer {token}"] if token else ["-H", f"Cookie: sessionid={cookie}"]
     if body:
-        script = ROOT / "var" / "bench-documents" / "post.lua"
+        script = var_dir() / "post.lua"
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(
             f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -425,19 +477,25 @@ def spine_in_process(requests: int = 1000, rounds: int = 7, profile: bool = Fals
 def pages_in_process(targets: dict, requests: int = 60, rounds: int = 5) -> dict:
     """Each page through the test client against the seeded database, rounds interleaved, best
     round kept (ms per request): on a loaded machine the CPU a request needs is steadier than
-    wrk's req/s, which mostly measures the queue for the machine's two cores."""
+    wrk's req/s, which mostly measures the queue for the machine's two cores.
+
+    The list and search pages are measured for the median person ("few", ~800 visible) and
+    for the person who sees ~30,000 ("many", issue #16 item 2), wall and this process's CPU
+    time (PostgreSQL's share of the work is in the wall time only)."""
     import importlib
 
     from django.test import Client
     from django.test.utils import override_settings
 
+    from accounts.models import User
     from documents.models import Document
 
     owner = Document.objects.get(pk=targets["pdf"]).owner
-    token = api_token(owner)
-    web = Client()
+    many = User.objects.get(pk=targets["many_user"])
+    web, api = Client(), Client(headers={"Authorization": f"Bearer {api_token(owner)}"})
     web.cookies["sessionid"] = signed_in_session(owner)
-    api = Client(headers={"Authorization": f"Bearer {token}"})
+    web_many, api_many = Client(), Client(headers={"Authorization": f"Bearer {api_token(many)}"})
+    web_many.cookies["sessionid"] = signed_in_session(many)
     with override_settings(MIDDLEWARE=importlib.import_module(PLAIN_MIDDLEWARE_SETTINGS).MIDDLEWARE):
         plain = Client()
         plain.cookies["sessionid"] = web.cookies["sessionid"].value
@@ -447,29 +505,50 @@ def pages_in_process(targets: dict, requests: int = 60, rounds: int = 5) -> dict
         "baseline": lambda: web.get("/bench/baseline"),
         "plain_baseline": lambda: plain.get("/bench/baseline"),
         "list": lambda: web.get("/documents/"),
+        "list_many": lambda: web_many.get("/documents/"),
         "api_list": lambda: api.get("/api/v1/documents"),
+        "api_list_many": lambda: api_many.get("/api/v1/documents"),
         "search": lambda: web.get(f"/documents/?q={SEARCH_WORD}"),
+        "search_many": lambda: web_many.get(f"/documents/?q={SEARCH_WORD}"),
         "api_search": lambda: api.post("/api/v1/documents/search", body, content_type="application/json"),
+        "api_search_many": lambda: api_many.post("/api/v1/documents/search", body, content_type="application/json"),
     }
     for name, call in calls.items():
         status = call().status_code
         if status != 200:
             raise SystemExit(f"{name} answered {status} in-process")
     best = dict.fromkeys(calls, float("inf"))
+    best_cpu = dict.fromkeys(calls, float("inf"))
     for _ in range(rounds):
         for name, call in calls.items():
             # This process's CPU plus PostgreSQL's wall time would mix two clocks; wall time it
             # is, and the rounds are interleaved so that every page sees the same load.
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             for _ in range(requests):
                 call()
             best[name] = min(best[name], (time.perf_counter() - started) / requests * 1000)
+            best_cpu[name] = min(best_cpu[name], (time.process_time() - cpu) / requests * 1000)
     result = {name: round(ms, 2) for name, ms in best.items()}
+    result["cpu_ms"] = {name: round(ms, 2) for name, ms in best_cpu.items()}
+    result["visible"] = {"few": targets["visible"], "many": targets["many_visible"]}
     result["api_list_x_web_list"] = round(best["list"] / best["api_list"], 2)
     result["api_search_x_web_list"] = round(best["list"] / best["api_search"], 2)
+    for page in ("list", "search", "api_list", "api_search"):
+        result[f"{page}_many_over_few"] = round(best[f"{page}_many"] / best[page], 2)
     result["spine_x_plain"] = round(best["baseline"] / best["plain_baseline"], 2)
     result["load_average"] = os.getloadavg()
     return result
+
+
+def print_many_over_few(result: dict) -> None:
+    """The many person's time over the median person's, page by page (target <= MANY_TARGET)."""
+    for page in ("list", "search", "api_list", "api_search"):
+        ratio = result[f"{page}_many_over_few"]
+        verdict = "ok" if ratio <= MANY_TARGET else "MISS"
+        print(
+            f"{page}: many {result[page + '_many']:.2f} ms / few {result[page]:.2f} ms = {ratio:.2f}x"
+            f" ({verdict} <= {MANY_TARGET})"
+        )
 
 
 def main() -> None:
@@ -481,6 +560,7 @@ def main() -> None:
         "--spine", action="store_true", help="only the in-process spine cost (test client, no database, no wrk)"
     )
     parser.add_argument("--profile", action="store_true", help="with --spine: profile 1,000 spine requests")
+    parser.add_argument("--seed-only", action="store_true", help="seed the database and stop (no measurement)")
     parser.add_argument(
         "--in-process",
         action="store_true",
@@ -496,7 +576,7 @@ def main() -> None:
         result = spine_in_process(profile=args.profile)
         print(json.dumps(result))
         return
-    if not shutil.which("wrk"):
+    if not (args.seed_only or args.in_process) and not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")
     env = environment(args.port)
     os.environ.update({k: v for k, v in env.items() if k not in {"PYTHONPATH"}})
@@ -516,13 +596,24 @@ def main() -> None:
             from django.conf import settings
 
             settings.ALLOWED_HOSTS = ["testserver"]
-            print(json.dumps(pages_in_process(targets)))
+            # DEBUG=0 serves hashed static names from the manifest (this database's var dir).
+            subprocess.run(
+                [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+            )
+            if "many_user" not in targets:
+                targets = many_person(targets)
+                targets_file.write_text(json.dumps(targets))
+            result = pages_in_process(targets)
+            print(json.dumps(result))
+            print_many_over_few(result)
             return
         targets["session"] = signed_in_session(Document.objects.get(pk=targets["pdf"]).owner)
     else:
-        targets = seed(random.Random(2026))
+        targets = many_person(seed(random.Random(2026)))
         targets_file.parent.mkdir(parents=True, exist_ok=True)
         targets_file.write_text(json.dumps(targets))
+        if args.seed_only:
+            return
     # DEBUG=0 serves hashed static names from the manifest, as in production.
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     base, plain_base = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.port + 1}"
