@@ -15,8 +15,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -206,6 +208,7 @@ def stack(tmp_path_factory):
         "DOCUID_ALLOW_SIMULATOR": "1",
         "DOCUID_SIMULATOR_APPROVE_DELAY_SECONDS": "0",
         "DOCUID_API_RATE_LIST": f"{API_LIST_LIMIT}/d",
+        "WEB_CONCURRENCY": "1",  # one gunicorn worker a host: CI's 2 cores boot five Django processes as it is
     }
     try:
         with process([PYTHON, str(STACK), "up"], state_dir / "stack.log", env=env) as launcher:
@@ -371,6 +374,48 @@ def test_request_ids_and_masked_json_logs_stay_with_the_host_that_answered(stack
     for name in ("host-a", "host-b", "worker-a", "nginx-access"):
         text = stack.log(name)
         assert not [s for s in spellings if s in text], name
+
+
+def test_with_host_a_stopped_nginx_sends_everything_to_b_and_no_request_fails(stack, person):
+    host_a = stack.url("a") + "/healthz"
+
+    def a_answers() -> bool:
+        try:
+            return requests.get(host_a, timeout=10).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def ended(pid: int) -> bool:  # exited and reaped by the launcher
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    statuses = []
+    master = int((stack.dir / "run" / "host-a.pid").read_text())
+    os.kill(master, signal.SIGTERM)  # gunicorn's graceful stop
+    try:
+        deadline = time.monotonic() + 60
+        while a_answers():  # requests keep coming while host A finishes what it has and goes
+            assert time.monotonic() < deadline, "host A is still answering 60 s after SIGTERM"
+            statuses.append(person.get("lb", "/documents/").status_code)
+        ids = []
+        for _ in range(4):
+            page = person.get("lb", "/documents/")
+            statuses.append(page.status_code)
+            ids.append(page.headers["X-Request-ID"])
+        data = pdf_with_text(lambda page: [f"Host A is down {uuid.uuid4().hex}"])
+        document = person.upload("lb", "while-a-is-down.pdf", data, "internal")
+        assert person.get("lb", f"/documents/{document}/download/").content == data
+        assert set(statuses) == {200}, statuses
+        port_b = f":{stack.info['ports']['HOST_B']}"
+        assert all(upstream.endswith(port_b) for upstream in _nginx_upstreams(stack, ids).values())
+    finally:
+        # The launcher starts what has ended again on SIGHUP: host A is back for whatever runs next.
+        wait_for("host A's gunicorn to end", lambda: ended(master), timeout=60, interval=0.2)
+        os.kill(int((stack.dir / "run" / "launcher.pid").read_text()), signal.SIGHUP)
+        wait_for("host A to answer again", a_answers, timeout=120, interval=0.5)
 
 
 def _nginx_upstreams(stack: Stack, request_ids: list[str]) -> dict[str, str]:
