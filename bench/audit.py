@@ -13,12 +13,18 @@ wait for), as a document view does. Three ways of recording, each with 1 and 8 w
           beside the writers every AUDIT_SEAL_INTERVAL seconds, as the beat task does.
 - plain:  the same audit.record() call writing into a plain table of the same shape,
           indexes and foreign key (no triggers, no sealer).
+- insert: one plain INSERT of the same columns into that table, without audit.record()
+          (no validation, no hash, no metrics or log line): bench/audit_plain.py.
 - locked: audit.record() behind one transaction-scoped advisory lock, as every
           append was before audit migration 0005 (the issue's "global lock").
 
-It prints transactions per second, p50/p99 latency, the 8-writer / 1-writer ratio of
-each, how far sealing lagged behind and whether audit_verify passes afterwards; the
-figures are written to var/bench/audit.json. Targets: audit 8 writers >= 4x one writer.
+It prints transactions per second, p50/p99 latency, CPU ms per transaction (the writer
+processes' and their PostgreSQL backends' user + system time from /proc, plus the
+sealer's shared out over the events: steadier than throughput on a shared machine, and
+a lock, contention or a costly trigger shows up as CPU per transaction growing with the
+writers), the 8-writer / 1-writer ratio of each, how far sealing lagged behind and
+whether audit_verify passes afterwards; the figures are written to var/bench/audit.json.
+Targets: audit 8 writers >= 4x one writer.
 """
 
 import argparse
@@ -34,15 +40,38 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.audit_plain import (  # noqa: E402
+    backend_pid,
+    create_plain_table,
+    plain_insert,
+    process_cpu_seconds,
+    record_into_plain_table,
+    seal_loop,
+)
+
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/docuid_bench_audit"
 WORK_SECONDS = 0.002
-PLAIN_TABLE = "bench_plain_event"
 LOCK_KEY = 4242_1616
-MODES = ("audit", "plain", "locked")
+MODES = ("audit", "plain", "insert", "locked")
 
 
 def log(message: str) -> None:
     print(f"[bench] {message}", flush=True)
+
+
+def bench_environ(url: str) -> dict:
+    return {
+        # Never DATABASE_URL from the caller: this database is dropped and re-created.
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "docuid.settings",
+        "SECRET_KEY": "bench-only-secret-key-not-for-any-deployment-0123456789",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DOCUID_VAR_DIR": str(ROOT / "var" / "bench-audit"),
+        "REDIS_URL": "",
+        "CELERY_BROKER_URL": "",
+    }
 
 
 def setup_django(url: str, *, create: bool) -> None:
@@ -53,19 +82,7 @@ def setup_django(url: str, *, create: bool) -> None:
         admin_url = url.rsplit("/", 1)[0] + "/postgres"
         subprocess.run(["psql", admin_url, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=True)
         subprocess.run(["psql", admin_url, "-qc", f'CREATE DATABASE "{name}"'], check=True)
-    os.environ.update(
-        {
-            # Never DATABASE_URL from the caller: this database is dropped and re-created.
-            "DATABASE_URL": url,
-            "DJANGO_SETTINGS_MODULE": "docuid.settings",
-            "SECRET_KEY": "bench-only-secret-key-not-for-any-deployment-0123456789",
-            "DEBUG": "0",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "DOCUID_VAR_DIR": str(ROOT / "var" / "bench-audit"),
-            "REDIS_URL": "",
-            "CELERY_BROKER_URL": "",
-        }
-    )
+    os.environ.update(bench_environ(url))
     import logging
 
     import django
@@ -92,11 +109,7 @@ def prepare(writers: int) -> list[int]:
         User.objects.create_user(phone_number=f"+1312555{2000 + n:04d}", name=f"Bench {n}") for n in range(writers)
     ]
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TABLE {PLAIN_TABLE} (LIKE audit_auditevent INCLUDING ALL)")
-        cursor.execute(
-            f"ALTER TABLE {PLAIN_TABLE} ADD FOREIGN KEY (actor_id) REFERENCES accounts_user (id) "
-            "DEFERRABLE INITIALLY DEFERRED"
-        )
+        create_plain_table(cursor)
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on", "the benchmark measures with synchronous commit on"
     return [user.pk for user in users]
@@ -109,10 +122,11 @@ def _transaction(mode: str, user, cursor) -> None:
     from audit import record
     from audit.actions import Action
 
+    append = {"insert": plain_insert, "plain": record_into_plain_table}.get(mode, record)
     with transaction.atomic():
         if mode == "locked":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-        record(Action.DOCUMENT_VIEW, actor=user, target=user, data={"via": "bench"})
+        append(Action.DOCUMENT_VIEW, actor=user, target=user, data={"via": "bench"})
         time.sleep(WORK_SECONDS)
 
 
@@ -121,41 +135,21 @@ def writer(url: str, mode: str, user_id: int, seconds: float, start, results) ->
     from django.db import connection
 
     from accounts.models import User
-    from audit.models import AuditEvent
 
-    if mode == "plain":
-        # The very same audit.record() path, into the plain table: the only differences left
-        # are the audit table's triggers and the sealer working beside the writers.
-        AuditEvent._meta.db_table = PLAIN_TABLE
     user = User.objects.get(pk=user_id)
     latencies = []
     with connection.cursor() as cursor:
         _transaction(mode, user, cursor)  # warm: connection, caches
+        backend = backend_pid(cursor)
         start.wait()
+        cpu = time.process_time(), process_cpu_seconds(backend)
         deadline = time.perf_counter() + seconds
         while (began := time.perf_counter()) < deadline:
             _transaction(mode, user, cursor)
             latencies.append(time.perf_counter() - began)
+        used = time.process_time() - cpu[0], process_cpu_seconds(backend) - cpu[1]
     connection.close()
-    results.put(latencies)
-
-
-def sealer(url: str, interval: float, start, stop, lag) -> None:
-    """As the beat task: seal every `interval` seconds; report the oldest unsealed age seen before each run."""
-    setup_django(url, create=False)
-    from django.db import connection
-
-    from audit.sealer import audit_seal
-    from audit.selectors import unsealed_stats
-
-    worst = 0.0
-    start.wait()
-    audit_seal()  # the writers' warm-up transactions, spread over their start-up
-    while not stop.wait(interval):
-        worst = max(worst, unsealed_stats().age_seconds())
-        audit_seal()
-    connection.close()
-    lag.put(worst)
+    results.put((latencies, used))
 
 
 def run(url: str, mode: str, writers: int, seconds: float, users: list[int], interval: float) -> dict:
@@ -166,8 +160,10 @@ def run(url: str, mode: str, writers: int, seconds: float, users: list[int], int
     context = multiprocessing.get_context("spawn")
     sealing = mode == "audit"
     start, results = context.Barrier(writers + 1 + sealing), context.Queue()
-    stop, lag = context.Event(), context.Queue()
-    seal = context.Process(target=sealer, args=(url, interval, start, stop, lag)) if sealing else None
+    stop, sealed = context.Event(), context.Queue()
+    seal = (
+        context.Process(target=seal_loop, args=(bench_environ(url), interval, start, stop, sealed)) if sealing else None
+    )
     if seal:
         seal.start()
     processes = [
@@ -177,16 +173,19 @@ def run(url: str, mode: str, writers: int, seconds: float, users: list[int], int
         process.start()
     start.wait()
     began = time.perf_counter()
-    latencies = [value for _ in processes for value in results.get()]
+    reports = [results.get() for _ in processes]
     elapsed = time.perf_counter() - began
     for process in processes:
         process.join()
-    worst_lag = None
+    worst_lag, seal_cpu = None, 0.0
     if seal:
         stop.set()
-        worst_lag = lag.get()
+        report = sealed.get()
+        worst_lag, seal_cpu = report["worst_lag_s"], report["cpu_s"]
         seal.join()
-    latencies.sort()
+    latencies = sorted(value for values, _ in reports for value in values)
+    client_cpu = sum(used[0] for _, used in reports)
+    server_cpu = sum(used[1] for _, used in reports)
     return {
         "mode": mode,
         "writers": writers,
@@ -195,6 +194,10 @@ def run(url: str, mode: str, writers: int, seconds: float, users: list[int], int
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
         "worst_seal_lag_s": None if worst_lag is None else round(worst_lag, 2),
+        # CPU ms per transaction: the writers' Python, their backends, the sealer's share.
+        "client_cpu_ms": round(client_cpu / len(latencies) * 1000, 3),
+        "server_cpu_ms": round(server_cpu / len(latencies) * 1000, 3),
+        "sealer_cpu_ms": round(seal_cpu / len(latencies) * 1000, 3),
     }
 
 
@@ -232,17 +235,23 @@ def main() -> None:
                 lag = f", worst seal lag {row['worst_seal_lag_s']} s" if row["worst_seal_lag_s"] is not None else ""
                 log(
                     f"{mode:6} {writers} writer(s): {row['per_second']:7.1f} tx/s, "
-                    f"p50 {row['p50_ms']:.2f} ms, p99 {row['p99_ms']:.2f} ms{lag}"
+                    f"p50 {row['p50_ms']:.2f} ms, p99 {row['p99_ms']:.2f} ms, CPU/tx client "
+                    f"{row['client_cpu_ms']:.3f} + server {row['server_cpu_ms']:.3f} + sealer "
+                    f"{row['sealer_cpu_ms']:.3f} ms{lag}"
                 )
-    ratios, medians = {}, {}
+    ratios, medians, cpu = {}, {}, {}
     for mode in modes:
         for writers in (1, args.writers):
-            rates = [r["per_second"] for r in rows if r["mode"] == mode and r["writers"] == writers]
-            medians[f"{mode} x{writers}"] = statistics.median(rates)
+            mine = [r for r in rows if r["mode"] == mode and r["writers"] == writers]
+            medians[f"{mode} x{writers}"] = statistics.median(r["per_second"] for r in mine)
+            cpu[f"{mode} x{writers}"] = round(
+                statistics.median(r["client_cpu_ms"] + r["server_cpu_ms"] + r["sealer_cpu_ms"] for r in mine), 3
+            )
         ratios[mode] = round(medians[f"{mode} x{args.writers}"] / medians[f"{mode} x1"], 2)
         log(
             f"{mode:6} median {medians[f'{mode} x1']:.1f} -> {medians[f'{mode} x{args.writers}']:.1f} tx/s: "
-            f"{args.writers} writers / 1 writer = {ratios[mode]:.2f}x"
+            f"{args.writers} writers / 1 writer = {ratios[mode]:.2f}x; CPU/tx {cpu[f'{mode} x1']:.3f} -> "
+            f"{cpu[f'{mode} x{args.writers}']:.3f} ms"
         )
     while audit_seal().events:
         pass
@@ -263,6 +272,7 @@ def main() -> None:
                 "seconds": args.seconds,
                 "rows": rows,
                 "medians": medians,
+                "cpu_ms_per_tx": cpu,
                 "ratios": ratios,
                 "verified": {"intact": result.intact, "events": result.checked, "batches": result.batches},
             },

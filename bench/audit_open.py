@@ -24,10 +24,17 @@ the gunicorn workers' and their PostgreSQL backends' user + system time (/proc),
 the sealer's CPU shared out over the audit runs' requests. On a shared machine the CPU
 figure is the steadier one. Target: audit >= 0.9x insert. Results: stdout and
 var/bench/audit_open.json.
+
+`--in-process` drives the same three views through Django's test client instead (no
+gunicorn, no wrk), rounds of `--requests` opens per variant, and reports CPU ms per
+open: this process's and its backend's, plus, for audit, the CPU of sealing what the
+round wrote (audit_seal in this process after the round). Best and median round.
+Steadier still: it needs no free core for a server and a load generator.
 """
 
 import argparse
 import json
+import logging
 import multiprocessing
 import os
 import platform
@@ -113,6 +120,66 @@ def check_routes(urls: dict, session: str) -> None:
                 raise SystemExit(f"{name}: one open should add one row to {expected[name]} only; grew: {grown}")
 
 
+def in_process(paths: dict, owner, rounds: int, requests: int) -> dict:
+    """CPU ms per open of each variant through the test client (client + backend; audit: + sealing)."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    from audit.sealer import audit_seal
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    # The audit log line is part of what an open costs (gunicorn writes it too): written, to /dev/null.
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - for the rest of this process
+    loggers = [
+        logging.getLogger(),
+        *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger)),
+    ]
+    for handler in {handler for logger in loggers for handler in logger.handlers}:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(devnull)
+    client = Client()
+    client.force_login(owner)
+    with connection.cursor() as cursor:
+        backend = backend_pid(cursor)
+
+    def cpu() -> float:
+        return time.process_time() + process_cpu_seconds(backend)
+
+    def drive(path: str, count: int) -> None:
+        for _ in range(count):
+            response = client.get(path)
+            if response.status_code != 200:
+                raise SystemExit(f"{path} answered {response.status_code}")
+            b"".join(response.streaming_content) if response.streaming else response.content
+
+    while audit_seal().events:
+        pass
+    for path in paths.values():
+        drive(path, 20)
+    costs, sealing = {name: [] for name in paths}, []
+    for round_ in range(rounds):
+        order = list(paths)[round_ % len(paths) :] + list(paths)[: round_ % len(paths)]
+        for name in order:
+            began = cpu()
+            drive(paths[name], requests)
+            if name == "audit":
+                sealed = cpu()
+                while audit_seal().events:
+                    pass
+                sealing.append((cpu() - sealed) / requests * 1000)
+            costs[name].append((cpu() - began) / requests * 1000)
+        log(f"round {round_ + 1}: " + ", ".join(f"{name} {costs[name][-1]:.3f} ms" for name in paths))
+    result = {
+        name: {"best_ms": round(min(v), 3), "median_ms": round(statistics.median(v), 3), "rounds_ms": v}
+        for name, v in costs.items()
+    }
+    if sealing:
+        log(f"of audit's CPU per open, sealing: median {statistics.median(sealing):.3f} ms")
+        result["audit"]["sealing_median_ms"] = round(statistics.median(sealing), 3)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per run (default 10)")
@@ -121,6 +188,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8785)
     parser.add_argument("--seed", action="store_true", help="re-create and seed the database first (~2 min)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated (default audit,insert,record)")
+    parser.add_argument("--in-process", action="store_true", help="the test client, CPU per open; no gunicorn, no wrk")
+    parser.add_argument("--requests", type=int, default=200, help="with --in-process: opens per variant per round")
     args = parser.parse_args()
     variants = [name for name in args.variants.split(",") if name in VARIANTS]
     env = documents_bench.environment(args.port)
@@ -131,12 +200,11 @@ def main() -> None:
     if args.seed:
         log("re-creating the database and migrating")
         documents_bench.reset_database(env)
-    import logging
-
     import django
 
     django.setup()
-    logging.disable(logging.INFO)
+    if not args.in_process:
+        logging.disable(logging.INFO)
     from django.conf import settings
     from django.db import connection
 
@@ -164,6 +232,22 @@ def main() -> None:
         "record": f"{base}/bench/open-plain/record/{pdf.pk}/",
     }
     urls = {name: urls[name] for name in variants}
+    if args.in_process:
+        load = os.getloadavg()
+        log(f"in-process, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+        costs = in_process(
+            {name: url.removeprefix(base) for name, url in urls.items()}, pdf.owner, args.rounds, args.requests
+        )
+        for name in (v for v in variants if v != "audit" and "audit" in costs):
+            log(
+                f"audit / {name}: CPU per open best {costs['audit']['best_ms']:.3f} vs {costs[name]['best_ms']:.3f} ms "
+                f"= {costs[name]['best_ms'] / costs['audit']['best_ms']:.3f}x; median {costs['audit']['median_ms']:.3f} "
+                f"vs {costs[name]['median_ms']:.3f} ms = {costs[name]['median_ms'] / costs['audit']['median_ms']:.3f}x"
+            )
+        out = ROOT / "var" / "bench" / "audit_open_in_process.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"load_average": load, "end_load": os.getloadavg(), "costs": costs}, indent=2))
+        return
     context = multiprocessing.get_context("spawn")
     stop, sealed = context.Event(), context.Queue()
     sealer = context.Process(
