@@ -337,6 +337,10 @@ elif DOCUID_STORAGE == "s3":
         "default_acl": None,
         "querystring_auth": True,
         "file_overwrite": False,
+        # django-storages reads an object whole into a SpooledTemporaryFile before the first byte is
+        # sent; its default limit, 0, never spills, so every download held the file in the worker's
+        # memory. Past 2 MB it goes to a temporary file (FILE_UPLOAD_TEMP_DIR, else the system's).
+        "max_memory_size": 2 * 1024 * 1024,
     }
     _media = {
         "BACKEND": "storages.backends.s3.S3Storage",

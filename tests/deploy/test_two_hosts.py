@@ -69,6 +69,15 @@ class Stack:
     def url(self, target: str) -> str:
         return self.site if target == "lb" else self.info["hosts"][target]["url"]
 
+    def manage(self, *args: str) -> str:
+        """manage.py with host A's environment (deploy/two-hosts/stack.py manage); its output."""
+        done = subprocess.run(
+            [PYTHON, str(STACK), "manage", *args],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout
+
     def log(self, name: str) -> str:
         return (self.dir / "log" / f"{name}.log").read_text(errors="replace")
 
@@ -219,16 +228,7 @@ def stack(tmp_path_factory):
 
             wait_for("the two-host stack", up, timeout=240, interval=0.5)
             the_stack = Stack(json.loads((state_dir / "stack.json").read_text()), env, state_dir)
-            created = subprocess.run(
-                [PYTHON, str(STACK), "manage", "user_create", DEMO_PHONE, "--name", "Dana Demo"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            assert created.returncode == 0, created.stderr[-2000:]
+            the_stack.manage("user_create", DEMO_PHONE, "--name", "Dana Demo")
             yield the_stack
     finally:
         _drop_database(database_url)
@@ -281,6 +281,22 @@ def test_a_document_uploaded_through_host_a_lives_in_the_object_store_and_host_b
     assert image.content in stack.s3_objects().values()
     assert "rendition made" in stack.log("worker-a")
     assert "rendition made" not in stack.log("host-b")
+
+
+def test_a_large_document_from_the_object_store_is_spooled_to_disk_not_held_in_a_workers_memory(stack, person):
+    line = "Spooled " + "x" * 72
+    data = pdf_with_text(lambda page: [f"{uuid.uuid4().hex} {line}"] * 800, pages=40)
+    assert len(data) > 2 * 1024 * 1024
+    document = person.upload("a", "large.pdf", data, "internal")
+    assert person.get("b", f"/documents/{document}/download/").content == data
+    # What a download reads through: django-storages' S3 file, over 2 MB in a temporary file.
+    code = (
+        "from django.core.files.storage import storages; from documents.models import Document; s = storages['default']; "
+        f"f = Document.objects.get(pk={document}).current_version.file; f.open('rb'); f.read(1); "
+        "print('storage:', type(s).__module__, type(s).__name__, f.file._file._rolled)"
+    )
+    shell = stack.manage("shell", "-c", code)
+    assert "storage: storages.backends.s3 S3Storage True" in shell, shell
 
 
 def test_a_confidential_pdf_uploaded_on_a_and_opened_on_b_is_stamped(stack, person):
