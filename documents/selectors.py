@@ -36,6 +36,7 @@ from django.db.models import (
     BooleanField,
     Case,
     CharField,
+    Count,
     Exists,
     F,
     FloatField,
@@ -529,18 +530,21 @@ def documents_list(
         page_rows = page_rows.select_related("owner").defer("search_vector", "description")
     if with_total:
         bound = offset + TOTAL_LOOKAHEAD
-        if plan == VISIBLE_IDS and not ranked and replace(filters, query="", sort="") == DocumentFilters():
-            # Nothing narrows the visible set: count its ids alone. Joining them back to the
-            # documents (as a filtered count must) probed the primary key once per id: a
-            # count of 800 cost twice the page. Grants and owners always name a document.
-            visible_sql, visible_params = _visible_ids(user, timezone.now())
-            capped_sql = f"(SELECT COUNT(*) FROM ({visible_sql} LIMIT %s) capped)"  # noqa: S608 — see _visible_ids_sql
-            capped_params = (*visible_params, bound + 1)
+        if ranked and not filters.sort:
+            # Relevance order already reads every match (the recency window): count them in that
+            # same pass. A capped count read them all a second time (a probe per match in "walk").
+            page_rows = page_rows.annotate(capped_total=Window(Count("pk")))
         else:
-            capped_sql, capped_params = _capped_count_sql(queryset, bound + 1)
-        page_rows = page_rows.annotate(
-            capped_total=RawSQL(capped_sql, capped_params, output_field=IntegerField())  # noqa: S611 — Django's SQL
-        )
+            if not ranked and replace(filters, query="", sort="") == DocumentFilters():
+                # Nothing narrows the visible set: count its ids alone. Joining them back to the
+                # documents (as a filtered count must) probed the primary key once per id: a
+                # count of 800 cost twice the page. Grants and owners always name a document.
+                capped_sql, capped_params = _visible_count_sql(user, timezone.now(), bound + 1)
+            else:
+                capped_sql, capped_params = _capped_count_sql(queryset, bound + 1)
+            page_rows = page_rows.annotate(
+                capped_total=RawSQL(capped_sql, capped_params, output_field=IntegerField())  # noqa: S611 — Django's SQL
+            )
     tags_inline = connection.vendor == "postgresql"
     if tags_inline:
         page_rows = page_rows.annotate(tag_pairs=_tag_pairs())
@@ -568,6 +572,33 @@ def documents_list(
         highlights=highlights,
         did_you_mean=did_you_mean,
     )
+
+
+def _visible_count_sql(user, now: datetime, limit: int) -> tuple[str, list]:
+    """How many documents `user` may see, counted up to `limit` (as `(SELECT ...)`), in either plan.
+
+    PostgreSQL: every source (owned; granted to the person; granted to each of their
+    groups, one LATERAL scan per group) stops after `limit` rows before the UNION, so a
+    person who sees 30,000 documents costs a few `limit`s of index entries, not 30,000 (a
+    UNION's distinct step reads all of its input before any LIMIT above it). Each source
+    holds distinct documents (a grant is unique per document and person or group), so
+    either one source was cut, and it alone shows `limit` documents (the count says "at
+    least `limit`"), or none was, and the count is exact. SQLite counts the whole UNION.
+    """
+    visible_sql, visible_params = _visible_ids(user, now)
+    if connection.vendor != "postgresql":
+        return f"(SELECT COUNT(*) FROM ({visible_sql} LIMIT %s) capped)", [*visible_params, limit]  # noqa: S608
+    parts = _grant_sql_parts()
+    doc, grant, rule = parts["doc"], parts["grant"], f"{parts['unexpired']} AND {parts['holds']}"
+    sql = (
+        f"(SELECT count(*) FROM ((SELECT id FROM {doc} WHERE owner_id = %s LIMIT %s)"  # noqa: S608 — identifiers from _meta
+        f" UNION (SELECT g.document_id FROM {grant} g WHERE g.user_id = %s AND {rule} LIMIT %s)"
+        f" UNION (SELECT per_group.document_id FROM {parts['groups_of']} AS mine(group_id) CROSS JOIN LATERAL"
+        f" (SELECT g.document_id FROM {grant} g WHERE g.group_id = mine.group_id AND {rule} LIMIT %s) per_group)"
+        f") visible)"
+    )
+    holds = [now, now, Permission.SHARE.value]
+    return sql, [user.pk, limit, user.pk, *holds, limit, user.pk, *holds, limit]
 
 
 def _capped_count_sql(queryset: QuerySet[Document], limit: int) -> tuple[str, tuple]:

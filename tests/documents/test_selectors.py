@@ -398,3 +398,23 @@ def test_the_plan_follows_the_estimate_and_the_estimate_costs_one_query_once(pos
     assert (len(first), len(again)) == (1, 0)
     monkeypatch.setattr(selectors, "WALK_FROM", 4)  # a cached estimate is compared with today's threshold
     assert selectors.visibility_plan(member) == selectors.VISIBLE_IDS
+
+
+def test_the_total_counts_a_document_granted_to_two_of_ones_groups_once(owner, other, monkeypatch):
+    """The unfiltered total stops each source after the lookahead; the group source may then be
+    cut among duplicates, and the total must still be what a whole count gives."""
+    from tests.factories import GroupFactory
+
+    first, second = GroupFactory(), GroupFactory()
+    other.groups.add(first, second)
+    for i in range(3):
+        document = make_document(owner, name=f"{i}.txt", data=f"{i}\n".encode())
+        grant(document, group=first)
+        grant(document, group=second)
+    monkeypatch.setattr(selectors, "TOTAL_LOOKAHEAD", 2)  # the sources stop after 3 rows
+    for plan in PLANS:
+        page = documents_list(other, filters=DocumentFilters(), per_page=1, with_total=True, plan=plan)
+        assert (page.total, page.total_exact, page.has_next) == (2, False, True)
+    monkeypatch.setattr(selectors, "TOTAL_LOOKAHEAD", 5)
+    page = documents_list(other, filters=DocumentFilters(), per_page=1, with_total=True)
+    assert (page.total, page.total_exact) == (3, True)
