@@ -21,12 +21,13 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from tests.conftest import require
+from tests.deploy import stacks
 from tests.deploy.test_prod_drill import DEMO_PHONE, wait_for
 from tests.documents.pdf_builder import pdf_with_text
 from tests.processes import ROOT, process
@@ -37,28 +38,6 @@ STACK = ROOT / "deploy" / "two-hosts" / "stack.py"
 PYTHON = str(Path(sys.executable).parent / "python")
 API_LIST_LIMIT = 6  # DOCUID_API_RATE_LIST for the stack: 6 a day, exhausted half on each host
 HOSTS = ("a", "b")
-
-
-def _database_url() -> str:
-    base = os.environ.get("DATABASE_URL", "")
-    require("PostgreSQL", base.startswith("postgres"), "set DATABASE_URL=postgres://postgres@127.0.0.1:5432/docuid")
-    parts = urlsplit(base)
-    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_two_hosts"))
-
-
-def _redis_url() -> str:
-    base = os.environ.get("REDIS_URL", "")
-    require("Redis", base.startswith("redis"), "set REDIS_URL=redis://127.0.0.1:6379/0")
-    # A database of its own: the stack's worker must not take the suite's tasks, nor the prod drill's (15).
-    return urlunsplit(urlsplit(base)._replace(path="/" + os.environ.get("DOCUID_TWO_HOSTS_REDIS_DB", "14")))
-
-
-def _drop_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
 class Stack:
@@ -194,21 +173,18 @@ def stack(tmp_path_factory):
     for module in ("moto", "boto3", "flask"):
         available = subprocess.run([PYTHON, "-c", f"import {module}"], capture_output=True, check=False).returncode
         require(module, available == 0, "pip install -r requirements.txt")
-    database_url, redis_url = _database_url(), _redis_url()
+    database_url = stacks.database_url("_two_hosts")
+    # Not the suite's Redis database, nor the production drill's (15).
+    redis_url = stacks.redis_url(os.environ.get("DOCUID_TWO_HOSTS_REDIS_DB", "14"))
     import redis
 
     try:
         redis.Redis.from_url(redis_url, socket_connect_timeout=3).flushdb()
     except redis.RedisError as exc:
         require("Redis", False, f"start redis-server ({exc})")
-    _drop_database(database_url)  # a previous run's leftovers would be uploads "already there"
+    stacks.drop_database(database_url)  # a previous run's leftovers would be uploads "already there"
     state_dir = tmp_path_factory.mktemp("two-hosts")
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DOCUID_", "PROMETHEUS_", "PYTEST_", "CELERY_", "GUNICORN_"))
-        and key not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}
-    }
+    env = stacks.stack_env()
     env |= {
         "DOCUID_TWO_HOSTS_DIR": str(state_dir),
         "DATABASE_URL": database_url,
@@ -231,7 +207,7 @@ def stack(tmp_path_factory):
             the_stack.manage("user_create", DEMO_PHONE, "--name", "Dana Demo")
             yield the_stack
     finally:
-        _drop_database(database_url)
+        stacks.drop_database(database_url)
         if os.environ.get("DOCUID_TWO_HOSTS_KEEP_LOGS"):
             shutil.copytree(state_dir / "log", os.environ["DOCUID_TWO_HOSTS_KEEP_LOGS"], dirs_exist_ok=True)
 
