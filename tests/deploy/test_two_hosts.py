@@ -408,6 +408,13 @@ def test_with_host_a_stopped_nginx_sends_everything_to_b_and_no_request_fails(st
         wait_for("host A's gunicorn to end", lambda: ended(master), timeout=60, interval=0.2)
         os.kill(int((stack.dir / "run" / "launcher.pid").read_text()), signal.SIGHUP)
         wait_for("host A to answer again", a_answers, timeout=120, interval=0.5)
+        port_a = f":{stack.info['ports']['HOST_A']}"
+
+        def nginx_uses_a() -> bool:  # once its fail_timeout has passed
+            request_id = requests.get(stack.site + "/healthz", verify=stack.cert, timeout=30).headers["X-Request-ID"]
+            return _nginx_upstreams(stack, [request_id])[request_id].endswith(port_a)
+
+        wait_for("nginx to send requests to host A again", nginx_uses_a, timeout=60, interval=0.5)
 
 
 def _nginx_upstreams(stack: Stack, request_ids: list[str]) -> dict[str, str]:
