@@ -234,6 +234,18 @@ def test_a_session_made_on_host_a_carries_on_at_host_b_and_a_sign_out_on_b_ends_
         assert page.status_code == 302 and "/login/" in page.headers["Location"], target
 
 
+def test_the_shared_secrets_and_the_hosts_environments_are_for_their_owner_only(stack):
+    files = [stack.dir / "host-a.env", stack.dir / "host-b.env", *(stack.dir / "secrets").iterdir()]
+    assert {path.name for path in files} >= {"host-a.env", "host-b.env", "secret_key", "backup_key"}
+    for path in files:
+        assert path.stat().st_mode & 0o077 == 0, f"{path.name} is readable by others"
+    # One SECRET_KEY for both hosts, and only the var dir, metrics dir and addresses differ.
+    envs = [dict(line.split("=", 1) for line in (stack.dir / f"host-{h}.env").read_text().splitlines()) for h in HOSTS]
+    assert envs[0]["SECRET_KEY"] == envs[1]["SECRET_KEY"] and len(envs[0]["SECRET_KEY"]) >= 50
+    differ = {name for name in envs[0] if envs[0][name] != envs[1].get(name)}
+    assert differ == {"DOCUID_VAR_DIR", "PROMETHEUS_MULTIPROC_DIR", "GUNICORN_BIND"}, differ
+
+
 def test_a_document_uploaded_through_host_a_lives_in_the_object_store_and_host_b_sends_it(stack, person):
     data = pdf_with_text(lambda page: [f"Two hosts {uuid.uuid4().hex}"])
     document = person.upload("a", "two-hosts.pdf", data, "internal")
