@@ -19,7 +19,7 @@ certificate, the rendered nginx files, a/ and b/ (each host's var dir and metric
 (host-a.log, host-b.log, worker-a.log, s3.log, nginx-access.log, nginx-error.log) and
 stack.json, written once everything answers, with the addresses a client needs.
 Ports: DOCUID_TWO_HOSTS_<NAME>_PORT for NAME in HTTPS, HTTP, HOST_A, HOST_B, S3,
-WORKER_METRICS; any not given is a free one (never 8000/8443/9090/9093 by chance of a default).
+WORKER_METRICS; any not given is a free one (no fixed defaults: never 8000/8443/9090/9093 unasked).
 Any other setting (DOCUID_API_RATE_LIST, DOCUID_BIOMETRIC_PROVIDER, WEB_CONCURRENCY...) is
 passed to both hosts from this process's environment.
 """
@@ -42,10 +42,6 @@ BIN = Path(sys.executable).parent
 PORT_NAMES = ("HTTPS", "HTTP", "HOST_A", "HOST_B", "S3", "WORKER_METRICS")
 HOSTS = ("a", "b")
 READY_SECONDS = float(os.environ.get("DOCUID_TWO_HOSTS_READY_SECONDS", "180"))
-# The test run's own settings must not leak into the hosts (the same list as the production drill's).
-NOT_PASSED = {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
-
-
 STARTED = time.monotonic()
 
 
@@ -115,7 +111,8 @@ def host_envs(directory: Path, ports: dict[str, int], s3_endpoint: str) -> dict[
         or "django.core.mail.backends.console.EmailBackend",
         "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "").strip() or "2",
     }
-    base = {k: v for k, v in os.environ.items() if k not in NOT_PASSED and not k.startswith(("PYTEST_", "PROMETHEUS_"))}
+    # Everything else in this environment reaches both hosts; what is set above wins.
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     envs = {}
     for host in HOSTS:
         own = {
