@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
 
 from documents import filetypes, renditions, watermark
 from documents.errors import OriginalWithheld
@@ -96,6 +98,26 @@ def _iter_range(fileobj, start: int, length: int) -> Iterator[bytes]:
             yield chunk
     finally:
         fileobj.close()
+
+
+def _s3_body(storage: S3Storage, name: str, start: int, end: int, *, whole: bool) -> Iterator[bytes]:
+    """An S3 object's bytes (start..end inclusive) as they arrive from one GET, ranged for a range.
+
+    django-storages' S3File copies the whole object into a temporary file on its first read:
+    a 1 GB download wrote 1 GB to the app host's disk before the first byte went out, and a
+    one-byte range fetched the whole object too. The GET is made here, before the response
+    starts, so a missing object fails the request (audited by the caller) rather than the stream.
+    """
+    key = storage.bucket.Object(storage._normalize_name(clean_name(name)))
+    body = key.get(**({} if whole else {"Range": f"bytes={start}-{end}"}))["Body"]
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from body.iter_chunks(CHUNK_SIZE)
+        finally:
+            body.close()
+
+    return chunks()
 
 
 def _etag(version: DocumentVersion) -> str:
@@ -199,15 +221,24 @@ def file_response(
         response = HttpResponse(status=416, content_type="text/plain")
         response["Content-Range"] = f"bytes */{size}"
         return response
-    fileobj = version.file.storage.open(version.file.name, "rb")
-    if wanted is None:
-        response = FileResponse(fileobj, content_type=version.mime_type)
+    storage = version.file.storage
+    if isinstance(storage, S3Storage):
+        start, end = (0, size - 1) if wanted is None else wanted
+        body = _s3_body(storage, version.file.name, start, end, whole=wanted is None)
+        response = StreamingHttpResponse(body, status=200 if wanted is None else 206, content_type=version.mime_type)
+        response["Content-Length"] = str(end - start + 1 if wanted else size)
+        if wanted is not None:
+            response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    elif wanted is None:
+        response = FileResponse(storage.open(version.file.name, "rb"), content_type=version.mime_type)
         response["Content-Length"] = str(size)
     else:
         start, end = wanted
         length = end - start + 1
         response = StreamingHttpResponse(
-            _iter_range(fileobj, start, length), status=206, content_type=version.mime_type
+            _iter_range(storage.open(version.file.name, "rb"), start, length),
+            status=206,
+            content_type=version.mime_type,
         )
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         response["Content-Length"] = str(length)
