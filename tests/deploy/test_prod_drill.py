@@ -28,12 +28,12 @@ import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
 
 from tests.conftest import require
+from tests.deploy import stacks
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -80,21 +80,6 @@ def wait_for(what: str, check, timeout: float, interval: float = 2.0):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last!r})")
-
-
-def _database_url() -> str:
-    base = os.environ.get("DATABASE_URL", "")
-    require("PostgreSQL", base.startswith("postgres"), "set DATABASE_URL=postgres://postgres@127.0.0.1:5432/docuid")
-    parts = urlsplit(base)
-    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_prod_drill"))
-
-
-def _redis_url() -> str:
-    base = os.environ.get("REDIS_URL", "")
-    require("Redis", base.startswith("redis"), "set REDIS_URL=redis://127.0.0.1:6379/0")
-    parts = urlsplit(base)
-    # A database of its own: the drill's worker must not take the test suite's tasks, nor the reverse.
-    return urlunsplit(parts._replace(path="/" + os.environ.get("DOCUID_DRILL_REDIS_DB", "15")))
 
 
 class Stack:
@@ -159,17 +144,13 @@ def _unreachable(alert: dict) -> bool:
 def stack(tmp_path_factory):
     for tool in ("psql", "redis-cli", "make"):
         require(tool, shutil.which(tool) is not None, f"install {tool}")
-    database_url, redis_url = _database_url(), _redis_url()
+    database_url = stacks.database_url("_prod_drill")
+    # A database of its own: the drill's worker must not take the test suite's tasks, nor the reverse.
+    redis_url = stacks.redis_url(os.environ.get("DOCUID_DRILL_REDIS_DB", "15"))
     state_dir = tmp_path_factory.mktemp("prod")
     ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
     site = f"https://localhost:{ports['HTTPS']}"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        # The test run's own settings must not leak into the stack's processes.
-        if not key.startswith(("DJANGO_", "DOCUID_", "PROMETHEUS_", "PYTEST_", "CELERY_", "GUNICORN_"))
-        and key not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}
-    }
+    env = stacks.stack_env()
     env |= {f"DOCUID_PROD_{name}_PORT": str(port) for name, port in ports.items()}
     env |= {
         "DOCUID_PROD_DIR": str(state_dir),
@@ -186,17 +167,10 @@ def stack(tmp_path_factory):
         yield the_stack
     finally:
         subprocess.run(["make", "prod-down"], cwd=REPO, env=env, capture_output=True, timeout=180, check=False)
-        admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-        name = urlsplit(database_url).path.lstrip("/")
-        subprocess.run(
-            ["psql", admin_url, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
         logs = state_dir / "log"
         if logs.is_dir() and os.environ.get("DOCUID_DRILL_KEEP_LOGS"):
             shutil.copytree(logs, os.environ["DOCUID_DRILL_KEEP_LOGS"], dirs_exist_ok=True)
+        stacks.drop_database(database_url)
 
 
 def sign_in(stack: Stack) -> requests.Session:
