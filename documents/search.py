@@ -163,7 +163,7 @@ def _forget_deleted_document(sender, instance: Document, **kwargs) -> None:
 
 
 @contextmanager
-def planner_settings(active: bool = True, *, using: str | None = None):
+def planner_settings(active: bool = True, *, using: str | None = None, index_probes: bool = False):
     """PostgreSQL: plan the search's queries with the GIN index and without JIT compilation.
 
     The planner prices `search_vector @@ query` on a row like any cheap operator, but it
@@ -175,6 +175,13 @@ def planner_settings(active: bool = True, *, using: str | None = None):
     an enclosing transaction they last until it ends). They go to the database the
     search reads from (`using`, else where the router sends reads of documents: the
     replica inside docuid.db_routers.replica_reads).
+
+    `index_probes` (the "walk" visibility plan, documents.selectors): index scans stay on,
+    for the per-row grant probe each match makes (a plain index probe cost ~3 µs against
+    ~5 µs as a bitmap scan: 1,956 matches 11.9 → 7.7 ms, 18,787 matches 402 → 177 ms at
+    100,000 documents). That query has no `id IN (...)` for the planner to walk the
+    primary key with, and the GIN bitmap stayed its plan up to a query matching 62 % of
+    the archive (bench/README.md, issue #16 item 2); sequential scans and JIT stay off.
     """
     alias = using or router.db_for_read(Document) or DEFAULT_DB_ALIAS
     target = connections[alias]
@@ -184,8 +191,9 @@ def planner_settings(active: bool = True, *, using: str | None = None):
     with transaction.atomic(using=alias, savepoint=False):
         with target.cursor() as cursor:
             cursor.execute(
-                "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true),"
-                " set_config('jit', 'off', true)"
+                "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', %s, true),"
+                " set_config('jit', 'off', true)",
+                ["on" if index_probes else "off"],
             )
         yield
 

@@ -548,7 +548,8 @@ def documents_list(
     tags_inline = connection.vendor == "postgresql"
     if tags_inline:
         page_rows = page_rows.annotate(tag_pairs=_tag_pairs())
-    with search.planner_settings(ranked):  # PostgreSQL: see documents.search.planner_settings
+    # PostgreSQL: see documents.search.planner_settings (the walk's per-row probes keep index scans).
+    with search.planner_settings(ranked, index_probes=plan == VISIBLE_WALK):
         rows = list(page_rows[window])
     if with_total:
         # The count rides on every row; a page past the end has none, so it asks once on its own.

@@ -418,3 +418,13 @@ def test_the_total_counts_a_document_granted_to_two_of_ones_groups_once(owner, o
     monkeypatch.setattr(selectors, "TOTAL_LOOKAHEAD", 5)
     page = documents_list(other, filters=DocumentFilters(), per_page=1, with_total=True)
     assert (page.total, page.total_exact) == (3, True)
+
+
+def test_the_walk_plans_searches_with_index_probes_and_still_no_table_scan(postgres):
+    from django.db import connection
+
+    from documents import search
+
+    with search.planner_settings(index_probes=True), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan')")
+        assert cursor.fetchone() == ("off", "on")
