@@ -2,8 +2,13 @@
 PostgreSQL database and a Redis database of their own beside the test run's, and an environment
 for the stack's processes without the test run's own settings."""
 
+import contextlib
 import os
+import shutil
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+import yaml
 
 from tests.conftest import require
 
@@ -41,3 +46,33 @@ def stack_env() -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(NOT_PASSED_PREFIXES) and key not in NOT_PASSED
     }
+
+
+@contextlib.contextmanager
+def prometheus(directory: Path, rules: str, targets: dict[str, list[str]], every: str = "1s"):
+    """A real Prometheus on a free port, scraping `targets` (job name -> addresses) and evaluating
+    `rules` (a rule file's text) every `every`, its files and log in `directory`; yields its port
+    once it is ready. Stopped on exit."""
+    from tests.deploy.test_alerting_e2e import PROMETHEUS, ready, wait_for
+    from tests.processes import free_port, process
+
+    require(PROMETHEUS, shutil.which(PROMETHEUS) is not None, "apt-get install prometheus")
+    (directory / "rules.yml").write_text(rules)
+    config = {
+        "global": {"scrape_interval": every, "scrape_timeout": every, "evaluation_interval": every},
+        "rule_files": [str(directory / "rules.yml")],
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": addresses}]} for job, addresses in targets.items()
+        ],
+    }
+    (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    args = [
+        PROMETHEUS,
+        f"--config.file={directory / 'prometheus.yml'}",
+        f"--storage.tsdb.path={directory / 'prometheus-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    with process(args, directory / "prometheus.log"):
+        wait_for("Prometheus to start", lambda: ready(port), 30)
+        yield port
