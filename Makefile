@@ -56,6 +56,13 @@ prod: venv
 prod-down:
 	bash deploy/prod-stack.sh down
 
+# Two app hosts behind nginx on this machine (docs/DEPLOYMENT.md, "Topology: two app hosts"): gunicorn
+# host A and host B sharing PostgreSQL, Redis (DATABASE_URL / REDIS_URL) and moto's S3 server, state in
+# var/two-hosts/. In the foreground: Ctrl-C stops it all.
+.PHONY: two-hosts
+two-hosts: venv
+	$(PY) deploy/two-hosts/stack.py up
+
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
