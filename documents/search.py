@@ -182,6 +182,7 @@ def planner_settings(active: bool = True, *, using: str | None = None, index_pro
     100,000 documents). That query has no `id IN (...)` for the planner to walk the
     primary key with, and the GIN bitmap stayed its plan up to a query matching 62 % of
     the archive (bench/README.md, issue #16 item 2); sequential scans and JIT stay off.
+    The walk's list pages take these settings too, for the JIT (documents_list says why).
     """
     alias = using or router.db_for_read(Document) or DEFAULT_DB_ALIAS
     target = connections[alias]

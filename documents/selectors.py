@@ -138,10 +138,12 @@ def grant_for_sharing(user, document: Document, *, now: datetime | None = None) 
 
 VISIBLE_IDS, VISIBLE_WALK = "ids", "walk"
 # From this many visible documents (estimated), pages check each row instead of building the
-# visible ids: measured on the bench's 100k documents (bench/README.md, issue #16 item 2), the
-# ids plan costs ~2 ms per 1,000 ids, the walk ~4 µs per row it checks (a page of 21 for a
-# person who sees a fraction f of the archive checks ~21/f rows). 3,000 is well past the
-# crossing for a list page (~1,500 at 100k documents) and keeps a median person (~800) on ids.
+# visible ids. Measured on the bench's 100,000 documents (bench/README.md, issue #16 item 2):
+# the ids plan costs ~2 ms per 1,000 visible ids (list 6.9 ms at 793, 59 ms at 30,273); the
+# walk ~6 µs per row it checks, ~21/f rows for a person who sees a fraction f of the archive
+# (list 17 ms at 793, 4.7 ms at 30,273), and a search ~3 µs per match of the whole archive
+# (20 ms for 1,956 matches, against 12 ms by ids at 793 and 129 ms at 30,273). The lists
+# cross near 2,000 visible, searches later: 3,000 keeps the median person (~800) on ids.
 WALK_FROM = 3_000
 ESTIMATE_TTL = 300  # seconds an estimate is kept (it only picks a plan)
 _ESTIMATE_KEY = "docuid:visible-estimate:{}"
@@ -548,12 +550,17 @@ def documents_list(
     tags_inline = connection.vendor == "postgresql"
     if tags_inline:
         page_rows = page_rows.annotate(tag_pairs=_tag_pairs())
-    # PostgreSQL: see documents.search.planner_settings (the walk's per-row probes keep index scans).
-    with search.planner_settings(ranked, index_probes=plan == VISIBLE_WALK):
+    # PostgreSQL: see documents.search.planner_settings. The walk plan takes them for lists too,
+    # with index scans on (its per-row probes): the planner prices a probe per row it might
+    # check (a filtered list: ~730,000 for 16,000 candidates), past jit_above_cost, and
+    # compiling that plan took ~0.55 s of a 50 ms query.
+    walk = plan == VISIBLE_WALK
+    with search.planner_settings(ranked or walk, index_probes=walk):
         rows = list(page_rows[window])
+        if with_total:
+            # The count rides on every row; a page past the end has none, so it asks once on its own.
+            counted = rows[0].capped_total if rows else _capped_count(queryset, offset + TOTAL_LOOKAHEAD + 1)
     if with_total:
-        # The count rides on every row; a page past the end has none, so it asks once on its own.
-        counted = rows[0].capped_total if rows else _capped_count(queryset, offset + TOTAL_LOOKAHEAD + 1)
         total, total_exact = min(counted, offset + TOTAL_LOOKAHEAD), counted <= offset + TOTAL_LOOKAHEAD
     _attach_tags(rows, inline=tags_inline)
     documents = rows[:per_page]
