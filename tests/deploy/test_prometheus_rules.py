@@ -128,6 +128,8 @@ def test_the_issue_alerts_exist_with_their_severities():
     expected["DocuIDAuditSealingBehind"] = {"warning"}
     # The read replica lagging or unreachable (issue 16): list and search read the primary, nothing is down.
     expected["DocuIDReplicaUnusable"] = {"warning"}
+    # One app host of several lost (issue 16): reduced capacity, not an outage.
+    expected["DocuIDAppHostDown"] = {"warning"}
     # Alertmanager failing to deliver: a warning (the page itself may be what fails).
     expected["DocuIDAlertNotificationsFailing"] = {"warning"}
     assert severities == expected
