@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import require
-from tests.deploy.test_alerting_e2e import PROMETHEUS, RULES, docuid_under_gunicorn, prometheus_query, ready, wait_for
-from tests.processes import free_port, process
+from tests.deploy import stacks
+from tests.deploy.test_alerting_e2e import RULES, docuid_under_gunicorn, prometheus_query, wait_for
 
 pytestmark = [pytest.mark.slow]
 
@@ -43,55 +42,34 @@ def _firing(port: int) -> list[dict]:
 
 
 def test_a_stopped_sealer_fires_the_alert_and_sealing_clears_it(tmp_path, monkeypatch):
-    require(PROMETHEUS, __import__("shutil").which(PROMETHEUS) is not None, "apt-get install prometheus")
     monkeypatch.setenv("AUDIT_SEAL_MAX_DELAY", "2")
-    prometheus_port = free_port()
-    with docuid_under_gunicorn(tmp_path) as (base_url, database):
-        # Creating the demo people recorded audit events; no worker runs, so none is sealed.
-        (tmp_path / "rules.yml").write_text(_rules())
-        (tmp_path / "prometheus.yml").write_text(
-            yaml.safe_dump(
-                {
-                    "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-                    "rule_files": [str(tmp_path / "rules.yml")],
-                    "scrape_configs": [
-                        {"job_name": "docuid", "static_configs": [{"targets": [base_url.removeprefix("http://")]}]}
-                    ],
-                }
-            )
-        )
-        args = [
-            PROMETHEUS,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
-            f"--web.listen-address=127.0.0.1:{prometheus_port}",
-        ]
-        with process(args, tmp_path / "prometheus.log"):
-            wait_for("Prometheus to start", lambda: ready(prometheus_port), 30)
-            firing = wait_for("the alert to fire", lambda: _firing(prometheus_port), 40)
-            assert firing[0]["metric"]["severity"] == "warning"
-            unsealed = prometheus_query(prometheus_port, 'max(docuid_audit_unsealed_events{job="docuid"})')
-            assert float(unsealed[0]["value"][1]) >= 1
+    # Creating the demo people recorded audit events; no worker runs, so none is sealed.
+    with (
+        docuid_under_gunicorn(tmp_path) as (base_url, database),
+        stacks.prometheus(tmp_path, _rules(), {"docuid": [base_url.removeprefix("http://")]}) as prometheus_port,
+    ):
+        firing = wait_for("the alert to fire", lambda: _firing(prometheus_port), 40)
+        assert firing[0]["metric"]["severity"] == "warning"
+        unsealed = prometheus_query(prometheus_port, 'max(docuid_audit_unsealed_events{job="docuid"})')
+        assert float(unsealed[0]["value"][1]) >= 1
 
-            env = {
-                **{
-                    k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "PROMETHEUS"))
-                },
-                "DJANGO_SETTINGS_MODULE": "docuid.settings",
-                "SECRET_KEY": "e2e-test-secret-key-not-for-deployment",
-                "DEBUG": "0",
-                "ALLOWED_HOSTS": "127.0.0.1",
-                "DOCUID_VAR_DIR": str(database.parent),
-                "DATABASE_URL": f"sqlite:///{database}",
-            }
-            sealed = subprocess.run(
-                [sys.executable, "manage.py", "audit_seal", "--until-done"],
-                cwd=REPO,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert sealed.returncode == 0, sealed.stderr
-            assert "Sealed" in sealed.stdout
-            wait_for("the alert to clear", lambda: not _firing(prometheus_port), 30)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "PROMETHEUS"))},
+            "DJANGO_SETTINGS_MODULE": "docuid.settings",
+            "SECRET_KEY": "e2e-test-secret-key-not-for-deployment",
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DOCUID_VAR_DIR": str(database.parent),
+            "DATABASE_URL": f"sqlite:///{database}",
+        }
+        sealed = subprocess.run(
+            [sys.executable, "manage.py", "audit_seal", "--until-done"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert sealed.returncode == 0, sealed.stderr
+        assert "Sealed" in sealed.stdout
+        wait_for("the alert to clear", lambda: not _firing(prometheus_port), 30)
