@@ -202,11 +202,12 @@ class _RowSQL(Func):
         super().__init__(*(F(column) for column in columns.values()), output_field=output_field)
 
     def as_sql(self, compiler, connection, **extra_context):
-        columns = {}
+        sql = self.sql
         for name, expression in zip(self.column_names, self.get_source_expressions(), strict=True):
-            columns[name], params = compiler.compile(expression)
+            column, params = compiler.compile(expression)
             assert not params  # a plain column: the only values are sql_params, in order
-        return self.sql.format(**columns), self.sql_params
+            sql = sql.replace("{" + name + "}", column)  # not str.format: embedded SQL may hold braces
+        return sql, self.sql_params
 
 
 def _visible_row(user, now: datetime) -> _RowSQL:
