@@ -28,7 +28,6 @@ Targets: audit 8 writers >= 4x one writer.
 """
 
 import argparse
-import json
 import multiprocessing
 import os
 import platform
@@ -48,6 +47,7 @@ from bench.audit_plain import (  # noqa: E402
     process_cpu_seconds,
     record_into_plain_table,
     seal_loop,
+    write_result,
 )
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/docuid_bench_audit"
@@ -260,24 +260,18 @@ def main() -> None:
     if "audit" in ratios:
         met = ratios["audit"] >= 4
         log(f"target audit {args.writers} writers >= 4x one writer: {'met' if met else 'MISSED'} ({ratios['audit']}x)")
-    out = ROOT / "var" / "bench" / "audit.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "host": platform.node(),
-                "cpus": os.cpu_count(),
-                "load_average": load,
-                "seconds": args.seconds,
-                "rows": rows,
-                "medians": medians,
-                "cpu_ms_per_tx": cpu,
-                "ratios": ratios,
-                "verified": {"intact": result.intact, "events": result.checked, "batches": result.batches},
-            },
-            indent=2,
-        )
+    out = write_result(
+        ROOT,
+        "audit",
+        {
+            "load_average": load,
+            "seconds": args.seconds,
+            "rows": rows,
+            "medians": medians,
+            "cpu_ms_per_tx": cpu,
+            "ratios": ratios,
+            "verified": {"intact": result.intact, "events": result.checked, "batches": result.batches},
+        },
     )
     log(f"written to {out.relative_to(ROOT)}")
 

@@ -51,7 +51,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import documents as documents_bench  # noqa: E402
-from bench.audit_plain import PLAIN_TABLE, backend_pid, create_plain_table, process_cpu_seconds, seal_loop  # noqa: E402
+from bench.audit_plain import (  # noqa: E402
+    PLAIN_TABLE,
+    backend_pid,
+    create_plain_table,
+    process_cpu_seconds,
+    seal_loop,
+    write_result,
+)
 
 VARIANTS = ("audit", "insert", "record")
 TARGET = 0.9
@@ -262,9 +269,8 @@ def main() -> None:
                 f"ms; paired per round {name}/audit median {statistics.median(paired):.3f}x (quartiles "
                 f"{', '.join(f'{q:.3f}' for q in statistics.quantiles(paired, n=4)) if len(paired) > 1 else '-'})"
             )
-        out = ROOT / "var" / "bench" / "audit_open_in_process.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"load_average": load, "end_load": os.getloadavg(), "costs": costs}, indent=2))
+        out = write_result(ROOT, "audit_open_in_process", {"load_average_start": load, "costs": costs})
+        log(f"written to {out.relative_to(ROOT)}")
         return
     context = multiprocessing.get_context("spawn")
     stop, sealed = context.Event(), context.Queue()
@@ -372,25 +378,18 @@ def main() -> None:
                 f"target audited opens >= {TARGET}x the plain insert: {'met' if met else 'MISSED'} "
                 f"(req/s {ratios['insert']['rps_median']:.2f}x, CPU {ratios['insert']['cpu_paired_median']:.2f}x)"
             )
-    out = ROOT / "var" / "bench" / "audit_open.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "host": platform.node(),
-                "cpus": os.cpu_count(),
-                "load_average_start": load,
-                "load_average_end": os.getloadavg(),
-                "seconds": args.seconds,
-                "connections": args.connections,
-                "runs": runs,
-                "summary": summary,
-                "sealer": {**seal, "ms_per_audited_open": round(seal_ms, 3)},
-                "ratios": ratios,
-            },
-            indent=2,
-        )
+    out = write_result(
+        ROOT,
+        "audit_open",
+        {
+            "load_average_start": load,
+            "seconds": args.seconds,
+            "connections": args.connections,
+            "runs": runs,
+            "summary": summary,
+            "sealer": {**seal, "ms_per_audited_open": round(seal_ms, 3)},
+            "ratios": ratios,
+        },
     )
     log(f"written to {out.relative_to(ROOT)}")
 

@@ -22,6 +22,8 @@ the queue for the cores.
 import contextvars
 import json
 import os
+import platform
+import time
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
@@ -137,6 +139,16 @@ def process_cpu_seconds(pid: int) -> float:
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def write_result(root: Path, name: str, figures: dict) -> Path:
+    """var/bench/<name>.json: the figures with when, where and the load average at the end."""
+    out = root / "var" / "bench" / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    header = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "host": platform.node()}
+    header |= {"cpus": os.cpu_count(), "load_average_end": os.getloadavg()}
+    out.write_text(json.dumps({**header, **figures}, indent=2))
+    return out
 
 
 def backend_pid(cursor) -> int:
