@@ -285,7 +285,9 @@ def test_a_search_page_costs_a_fixed_number_of_queries(owner, django_assert_max_
     for i in range(25):
         with_text(make_document(owner, title=f"Invoice {i}", tags=["a", f"t{i}"]), f"invoice number {i} paid")
     # PostgreSQL: the planner settings (planner_settings), the page's rows with their tags, their snippets;
-    # SQLite: the rows, their tags, their snippets.
+    # SQLite: the rows, their tags, their snippets. The first page also counts what the person may see
+    # (selectors: the estimate that picks a plan, then cached for minutes): not every page's cost.
+    find(owner, "invoice", per_page=20)
     with django_assert_max_num_queries(3):
         page = find(owner, "invoice", per_page=20)
         rows = [(d.title, d.owner.name, [t.name for t in d.tags.all()], page.highlights[d.pk]) for d in page.documents]
