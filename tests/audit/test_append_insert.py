@@ -63,14 +63,3 @@ def test_one_event_is_one_query():
         record(Action.DOCUMENT_VIEW, actor=actor, target=actor, data={"via": "test"})
     inserts = [q["sql"] for q in queries.captured_queries]
     assert len(inserts) == 1 and inserts[0].startswith("INSERT INTO") and "RETURNING" in inserts[0]
-
-
-@pytest.mark.django_db
-def test_unknown_actions_and_outcomes_are_still_refused():
-    with pytest.raises(ValueError, match="Unknown audit action"):
-        record("document.teleport")
-    with pytest.raises(ValueError, match="Unknown audit outcome"):
-        record(Action.DOCUMENT_VIEW, outcome="maybe")
-    with pytest.raises(ValueError):
-        record(Action.DOCUMENT_VIEW, target_repr="x", data={"api_token": "secret"})
-    assert not AuditEvent.objects.exists()
