@@ -35,7 +35,12 @@
       say(status, fallback(field) ? "Copied" : "Selected: press Ctrl+C (⌘C on a Mac) to copy");
     }
     if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(value).then(done, failed);
+      // A clipboard that never answers (a busy or unfocused browser) must not leave the person
+      // with no word at all: after 2 s the field is selected for copying by hand instead.
+      var settled = false;
+      var once = function (then) { return function () { if (!settled) { settled = true; then(); } }; };
+      navigator.clipboard.writeText(value).then(once(done), once(failed));
+      window.setTimeout(once(failed), 2000);
     } else {
       failed();
     }

@@ -15,10 +15,29 @@ let autofillAbort = null;
 let autofill = null; // the autofill ceremony: resolves true once it has signed the person in
 let busy = false; // a button ceremony is under way
 let completing = false; // a credential is being checked; stays true once signed in (the page is leaving)
+let optionsPending = null; // the autofill's request for options, until its response has arrived
+
+// The phone number form waits for that response before it is sent (at most 3 s). Both requests
+// write the session: if the options' response came back after the form's, its copy of the session
+// (without the new sign-in request) replaced the form's, and the waiting page then said the
+// request "belongs to another browser". Only a fast submit on a slow server ever waits.
+const phoneForm = document.getElementById("phone-form");
+phoneForm.addEventListener("submit", (event) => {
+  if (!optionsPending) return;
+  event.preventDefault();
+  const timeout = new Promise((resolve) => window.setTimeout(resolve, 3000));
+  Promise.race([optionsPending, timeout]).then(() => phoneForm.submit());
+});
 
 // Returns true when signed in (the page is navigating away); throws on failure or abort.
 async function signIn(signal) {
-  const options = await postJSON(button.dataset.optionsUrl, null, { signal });
+  const asked = postJSON(button.dataset.optionsUrl, null, { signal });
+  if (signal) {
+    optionsPending = asked.catch(() => null).finally(() => {
+      optionsPending = null;
+    });
+  }
+  const options = await asked;
   if (!options.ok) throw new Error("options");
   const request = { publicKey: requestOptionsFromJSON(options.data) };
   if (signal) {

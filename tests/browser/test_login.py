@@ -256,3 +256,33 @@ def test_the_passkey_button_does_nothing_while_the_autofill_is_signing_in(site, 
     held[0].continue_()
     phone.wait_for_selector("#logout-button", timeout=15_000)
     assert AuditEvent.objects.filter(action="auth.login", actor=person).count() == 1
+
+
+def test_the_phone_form_waits_for_the_passkey_autofills_options_so_its_request_stays_this_browsers(
+    site, new_context, person
+):
+    """Both requests write the session. Sent while the autofill's request for options was on its way,
+    the form's sign-in request could be lost when the options' response (and its copy of the session)
+    came back last: the waiting page then said it "belongs to another browser". The form now waits."""
+    page = new_context().new_page()
+    held = []
+    page.route("**/login/passkey/options", lambda route: held.append(route))
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/login/") else None)
+    page.goto(site + "/login/")
+    deadline = timezone.now() + timedelta(seconds=10)
+    while not held and timezone.now() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "the login page asked for no passkey options (autofill): the race cannot be checked"
+    page.fill("input[name=phone_number]", person.phone_number)
+    page.click("#send-request")
+    page.wait_for_timeout(500)
+    assert posts == [], "the phone number went out while the options were still on their way"
+    held[0].continue_()
+    page.wait_for_url("**/login/wait/**")
+    assert len(posts) == 1
+    status = page.evaluate(
+        "async (url) => (await fetch(url)).status", page.url.replace("/wait/", "/status/").rstrip("/")
+    )
+    assert status == 200
+    assert "another browser" not in page.inner_text("main")
