@@ -41,10 +41,8 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,26 +68,6 @@ SEAL_EVERY = 500
 
 def log(message: str) -> None:
     print(f"[bench] {message}", flush=True)
-
-
-def start_gunicorn(environ: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "docuid.wsgi", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
-        cwd=ROOT,
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def wait_ready(base: str) -> None:
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(base + "/bench/baseline", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"gunicorn did not answer at {base}")
 
 
 def server_pids(master: int, own_backend: int) -> set[tuple[str, int]]:
@@ -278,9 +256,9 @@ def main() -> None:
         target=seal_loop,
         args=({**env, "PGAPPNAME": SEALER_APPLICATION}, settings.AUDIT_SEAL_INTERVAL, None, stop, sealed),
     )
-    gunicorn = start_gunicorn(env)
+    gunicorn = documents_bench.start_gunicorn(env)
     try:
-        wait_ready(base)
+        documents_bench.wait_ready(base)
         check_routes(urls, session)
         sealer.start()
         for url in urls.values():  # warm every worker's caches and connections

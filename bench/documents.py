@@ -57,6 +57,28 @@ def log(message: str) -> None:
     print(f"[bench] {message}", flush=True)
 
 
+def start_gunicorn(environ: dict) -> subprocess.Popen:
+    """gunicorn with the production config (deploy/gunicorn.conf.py) under `environ` (see environment)."""
+    return subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "docuid.wsgi", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
+        cwd=ROOT,
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_ready(base: str) -> None:
+    """Until the bench's baseline view answers at `base` (30 s at most)."""
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(base + "/bench/baseline", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"gunicorn did not answer at {base}")
+
+
 def _database_url() -> str:
     return os.environ.get("BENCH_DOCUMENTS_DATABASE_URL", DEFAULT_DB)
 
@@ -616,26 +638,12 @@ def main() -> None:
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     base, plain_base = f"http://127.0.0.1:{args.port}", f"http://127.0.0.1:{args.port + 1}"
 
-    def start(environ: dict) -> subprocess.Popen:
-        return subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), "docuid.wsgi", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
-            cwd=ROOT,
-            env=environ,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    gunicorn = start(env)
+    gunicorn = start_gunicorn(env)
     # The second baseline: the same view, the same gunicorn settings, Django's standard middleware only.
-    plain_gunicorn = start(environment(args.port + 1, PLAIN_MIDDLEWARE_SETTINGS))
+    plain_gunicorn = start_gunicorn(environment(args.port + 1, PLAIN_MIDDLEWARE_SETTINGS))
     try:
         for url in (base, plain_base):
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(url + "/bench/baseline", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.2)
+            wait_ready(url)
         from accounts.models import User
 
         session = targets["session"]
