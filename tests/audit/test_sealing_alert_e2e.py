@@ -18,7 +18,7 @@ import yaml
 from tests.deploy import stacks
 from tests.deploy.test_alerting_e2e import RULES, docuid_under_gunicorn, prometheus_query, wait_for
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.own_database]
 
 ALERT = "DocuIDAuditSealingBehind"
 REPO = Path(__file__).resolve().parents[2]

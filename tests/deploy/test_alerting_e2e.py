@@ -215,6 +215,7 @@ def monitoring_binaries():
         require(binary, shutil.which(binary) is not None, "apt-get install prometheus prometheus-alertmanager")
 
 
+@pytest.mark.own_database
 def test_failed_logins_fire_an_alert_that_opens_an_incident(monitoring_binaries, tmp_path):
     prometheus_port, alertmanager_port = free_port(), free_port()
     logs = {name: tmp_path / f"{name}.log" for name in ("gunicorn", "alertmanager", "prometheus")}
