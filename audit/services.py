@@ -5,7 +5,7 @@ import json
 import logging
 import re
 from decimal import Decimal
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from django.db import connections, router, transaction
@@ -148,6 +148,7 @@ def _request_fields(request: HttpRequest | None) -> tuple[str, str, str]:
     )
 
 
+@cache
 def _insert_fields() -> tuple:
     # Every stored column but the id: what Model.save(force_insert=True) sends.
     return tuple(field for field in AuditEvent._meta.concrete_fields if not field.primary_key)

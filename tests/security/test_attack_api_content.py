@@ -36,17 +36,21 @@ def big_pdf(megabytes: float) -> bytes:
 @pytest.fixture
 def sheet(owner, settings):
     settings.DOCUID_API_CONTENT_MAX_MB = 1
-    document = make_document(
-        owner, name="Ledger.docx", data=samples.docx_bytes("Ledger"), security_level="confidential"
-    )
-    data = big_pdf(1.5)
-    rendition, _ = Rendition.objects.get_or_create(version=document.current_version)
-    rendition.status = RenditionStatus.DONE
-    rendition.pdf.save("ledger.pdf", ContentFile(data), save=False)
-    rendition.pdf_size, rendition.page_count = len(data), 1
-    rendition.save()
+    document, data = _confidential_docx_with_pdf(owner, "Ledger", megabytes=1.5)
     assert document.current_version.size < 1024 * 1024 < len(data)
     return document
+
+
+def _confidential_docx_with_pdf(owner, title: str, *, megabytes: float):
+    """A confidential Word document whose PDF rendition (of about `megabytes`) is ready."""
+    document = make_document(owner, name=f"{title}.docx", data=samples.docx_bytes(title), security_level="confidential")
+    data = big_pdf(megabytes)
+    rendition, _ = Rendition.objects.get_or_create(version=document.current_version)
+    rendition.status = RenditionStatus.DONE
+    rendition.pdf.save(f"{title.lower()}.pdf", ContentFile(data), save=False)
+    rendition.pdf_size, rendition.page_count = len(data), 1
+    rendition.save()
+    return document, data
 
 
 @pytest.mark.parametrize(
@@ -63,13 +67,7 @@ def test_format_office_is_bounded_by_the_size_of_the_pdf_it_would_send(sheet, ow
 
 def test_a_small_pdf_of_a_confidential_original_still_goes_inline(owner, settings):
     settings.DOCUID_API_CONTENT_MAX_MB = 1
-    document = make_document(owner, name="Memo.docx", data=samples.docx_bytes("Memo"), security_level="confidential")
-    data = big_pdf(0.2)
-    rendition, _ = Rendition.objects.get_or_create(version=document.current_version)
-    rendition.status = RenditionStatus.DONE
-    rendition.pdf.save("memo.pdf", ContentFile(data), save=False)
-    rendition.pdf_size, rendition.page_count = len(data), 1
-    rendition.save()
+    document, _ = _confidential_docx_with_pdf(owner, "Memo", megabytes=0.2)
     response = api_get(owner, f"/api/v1/documents/{document.pk}/content", {"format": "office"})
     assert response.status_code == 200, response.content[:200]
     assert response.json()["data"]["fileType"] == "application/pdf"
